@@ -1,0 +1,55 @@
+//! Shared set-up for the end-to-end tests: a receiver, otelwright installed globally and exporting to it over
+//! gRPC, and helpers to serve an axum app on an ephemeral port.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright_receiver::{ReceivedMetric, ReceivedSpan, Receiver};
+
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Starts the receiver and installs otelwright globally (once per test binary).
+pub async fn setup(service: &str) -> (Receiver, Telemetry) {
+    let receiver = Receiver::start().await.expect("receiver");
+    let telemetry = otelwright::init(
+        Config::default()
+            .service_name(service)
+            .protocol(Protocol::Grpc)
+            .otlp_endpoint(receiver.grpc_endpoint())
+            .log_format(LogFormat::Off)
+            .span_batch(BatchSettings { schedule_delay: Duration::from_millis(50), ..BatchSettings::spans() })
+            .log_batch(BatchSettings { schedule_delay: Duration::from_millis(50), ..BatchSettings::logs() }),
+    )
+    .expect("init");
+    (receiver, telemetry)
+}
+
+/// Serves `app` (with peer addresses) on 127.0.0.1:0.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    addr
+}
+
+pub async fn span_named(receiver: &Receiver, name: &str) -> ReceivedSpan {
+    let spans = receiver.wait_for_spans(|s| s.iter().any(|s| s.name() == name), WAIT).await.unwrap();
+    spans.into_iter().find(|s| s.name() == name).unwrap()
+}
+
+/// The latest export of a metric (cumulative: it holds the totals).
+pub async fn metric(receiver: &Receiver, telemetry: &Telemetry, name: &str) -> ReceivedMetric {
+    let errors = telemetry.flush().await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let metrics = receiver.wait_for_metrics(|m| m.iter().any(|m| m.name() == name), WAIT).await.unwrap();
+    metrics.into_iter().rev().find(|m| m.name() == name).unwrap()
+}
+
+pub const SERVER: i32 = 2;
+pub const CLIENT: i32 = 3;
+pub const STATUS_ERROR: i32 = 2;

@@ -1,0 +1,228 @@
+//! The in-memory store: one `Mutex<Vec<_>>` per signal plus the request log,
+//! flattening of export requests into stored items, and the deadline waits
+//! (woken by a [`Notify`] on every insert, never by polling).
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
+use crate::types::{RequestInfo, Signal, Transport, WaitTimeout};
+
+/// Everything received so far.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    spans: Mutex<Vec<ReceivedSpan>>,
+    logs: Mutex<Vec<ReceivedLog>>,
+    metrics: Mutex<Vec<ReceivedMetric>>,
+    requests: Mutex<Vec<RequestInfo>>,
+    /// Signalled (`notify_waiters`) after every insert and on clear.
+    changed: Notify,
+    /// The current fault mode.
+    pub(crate) fault: crate::fault::FaultState,
+}
+
+/// Locks a mutex, ignoring poisoning: the data is plain `Vec`s that a panic
+/// elsewhere cannot leave half-updated in a way that matters to tests.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    pub(crate) fn spans(&self) -> Vec<ReceivedSpan> {
+        lock(&self.spans).clone()
+    }
+
+    pub(crate) fn logs(&self) -> Vec<ReceivedLog> {
+        lock(&self.logs).clone()
+    }
+
+    pub(crate) fn metrics(&self) -> Vec<ReceivedMetric> {
+        lock(&self.metrics).clone()
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RequestInfo> {
+        lock(&self.requests).clone()
+    }
+
+    pub(crate) fn clear(&self) {
+        lock(&self.spans).clear();
+        lock(&self.logs).clear();
+        lock(&self.metrics).clear();
+        lock(&self.requests).clear();
+        self.changed.notify_waiters();
+    }
+
+    /// Records the request first, then its items, so that whoever sees the
+    /// items also sees the request.
+    fn record<T>(&self, slot: &Mutex<Vec<T>>, items: Vec<T>, info: RequestInfo) {
+        lock(&self.requests).push(info);
+        lock(slot).extend(items);
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn insert_traces(&self, request: ExportTraceServiceRequest, transport: Transport, gzip: bool) -> usize {
+        let mut items = Vec::new();
+        for rs in request.resource_spans {
+            let resource = rs.resource.unwrap_or_default();
+            for ss in rs.scope_spans {
+                let scope = ss.scope.unwrap_or_default();
+                items.extend(ss.spans.into_iter().map(|span| ReceivedSpan {
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    span,
+                    transport,
+                }));
+            }
+        }
+        let n = items.len();
+        let info = RequestInfo { signal: Signal::Traces, transport, items: n, gzip };
+        self.record(&self.spans, items, info);
+        n
+    }
+
+    pub(crate) fn insert_logs(&self, request: ExportLogsServiceRequest, transport: Transport, gzip: bool) -> usize {
+        let mut items = Vec::new();
+        for rl in request.resource_logs {
+            let resource = rl.resource.unwrap_or_default();
+            for sl in rl.scope_logs {
+                let scope = sl.scope.unwrap_or_default();
+                items.extend(sl.log_records.into_iter().map(|record| ReceivedLog {
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    record,
+                    transport,
+                }));
+            }
+        }
+        let n = items.len();
+        let info = RequestInfo { signal: Signal::Logs, transport, items: n, gzip };
+        self.record(&self.logs, items, info);
+        n
+    }
+
+    pub(crate) fn insert_metrics(
+        &self,
+        request: ExportMetricsServiceRequest,
+        transport: Transport,
+        gzip: bool,
+    ) -> usize {
+        let mut items = Vec::new();
+        for rm in request.resource_metrics {
+            let resource = rm.resource.unwrap_or_default();
+            for sm in rm.scope_metrics {
+                let scope = sm.scope.unwrap_or_default();
+                items.extend(sm.metrics.into_iter().map(|metric| ReceivedMetric {
+                    resource: resource.clone(),
+                    scope: scope.clone(),
+                    metric,
+                    transport,
+                }));
+            }
+        }
+        let n = items.len();
+        let info = RequestInfo { signal: Signal::Metrics, transport, items: n, gzip };
+        self.record(&self.metrics, items, info);
+        n
+    }
+
+    /// Waits until `pred` holds for the snapshot returned by `snapshot`, or
+    /// until `timeout` has passed.
+    ///
+    /// Each round registers for the next notification *before* taking the
+    /// snapshot, so an insert between the check and the await is not missed.
+    pub(crate) async fn wait_for<T>(
+        &self,
+        what: &'static str,
+        snapshot: impl Fn(&Store) -> Vec<T>,
+        pred: impl Fn(&[T]) -> bool,
+        timeout: Duration,
+    ) -> Result<Vec<T>, WaitTimeout> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+
+            let items = snapshot(self);
+            if pred(&items) {
+                return Ok(items);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                // One last look: an insert may have landed right at the deadline.
+                let items = snapshot(self);
+                if pred(&items) {
+                    return Ok(items);
+                }
+                return Err(WaitTimeout { what, timeout, seen: items.len() });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use std::sync::Arc;
+
+    fn one_span(name: &str) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: None,
+                scope_spans: vec![ScopeSpans {
+                    scope: None,
+                    spans: vec![Span { name: name.into(), ..Default::default() }],
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn wait_wakes_on_insert() {
+        let store = Arc::new(Store::default());
+        let waiter = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .wait_for("spans", Store::spans, |s| s.iter().any(|s| s.span.name == "b"), Duration::from_secs(30))
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        store.insert_traces(one_span("a"), Transport::Grpc, false);
+        store.insert_traces(one_span("b"), Transport::Grpc, false);
+        let got = waiter.await.expect("join").expect("no timeout");
+        assert_eq!(got.len(), 2);
+        assert_eq!(store.requests().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn wait_times_out() {
+        let store = Store::default();
+        store.insert_traces(one_span("a"), Transport::HttpJson, true);
+        let err = store
+            .wait_for("spans", Store::spans, |s| s.len() > 1, Duration::from_millis(20))
+            .await
+            .expect_err("must time out");
+        assert_eq!(err.seen, 1);
+        assert_eq!(err.what, "spans");
+        assert!(err.to_string().contains("1 spans received"), "{err}");
+    }
+
+    #[test]
+    fn clear_empties_everything() {
+        let store = Store::default();
+        store.insert_traces(one_span("a"), Transport::Grpc, false);
+        store.clear();
+        assert!(store.spans().is_empty());
+        assert!(store.requests().is_empty());
+    }
+}

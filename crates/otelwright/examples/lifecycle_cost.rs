@@ -1,0 +1,96 @@
+//! Measures what setting up and shutting down telemetry costs a service, side by side in one run:
+//! `build` (what `init` does minus the global installs) per protocol, and `shutdown` with the collector up
+//! (an in-process otelwright-receiver), refusing connections, and a black hole that never answers.
+//!
+//! `cargo run --release -p otelwright --example lifecycle_cost [-- ROUNDS]`
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use otelwright::{Config, LogFormat, Protocol};
+use otelwright_receiver::Receiver;
+
+fn config(protocol: Protocol, endpoint: String) -> Config {
+    Config::default()
+        .service_name("lifecycle-cost")
+        .protocol(protocol)
+        .otlp_endpoint(endpoint)
+        .log_format(LogFormat::Off)
+}
+
+fn emit(t: &otelwright::Telemetry) {
+    tracing::dispatcher::with_default(t.dispatch(), || {
+        tracing::info_span!("work").in_scope(|| tracing::info!("one log"));
+    });
+    t.meter("cost").u64_counter("cost.calls").build().add(1, &[]);
+}
+
+fn summary(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{label:<48} min {:>8.2} ms  median {:>8.2} ms  max {:>8.2} ms  (n={})",
+        ms(samples[0]),
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    );
+}
+
+fn black_hole() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    addr
+}
+
+fn refused() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let receiver = Receiver::start().await.unwrap();
+    let protocols = [
+        (Protocol::Grpc, receiver.grpc_endpoint()),
+        (Protocol::HttpProtobuf, receiver.http_endpoint()),
+        (Protocol::HttpJson, receiver.http_endpoint()),
+    ];
+    println!("otelwright lifecycle cost, {rounds} rounds, collector = in-process otelwright-receiver");
+    for (protocol, endpoint) in &protocols {
+        let (mut init, mut down) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t0 = Instant::now();
+            let telemetry = otelwright::build(config(*protocol, endpoint.clone())).unwrap();
+            init.push(t0.elapsed());
+            emit(&telemetry);
+            let t1 = Instant::now();
+            let report = telemetry.shutdown().await;
+            down.push(t1.elapsed());
+            assert!(report.is_clean(), "{report:?}");
+        }
+        summary(&format!("init ({protocol:?})"), init);
+        summary(&format!("shutdown, collector up ({protocol:?})"), down);
+    }
+    let few = rounds.clamp(1, 3);
+    for (label, addr) in [("refusing connections", refused as fn() -> SocketAddr), ("black hole", black_hole)] {
+        for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+            let mut down = Vec::new();
+            for _ in 0..few {
+                let telemetry = otelwright::build(config(protocol, format!("http://{}", addr()))).unwrap();
+                emit(&telemetry);
+                let t1 = Instant::now();
+                let _ = telemetry.shutdown().await;
+                down.push(t1.elapsed());
+            }
+            summary(&format!("shutdown, collector {label} ({protocol:?})"), down);
+        }
+    }
+    receiver.shutdown().await;
+}

@@ -1,0 +1,34 @@
+//! The errors `init` can return: only what cannot work. Bad environment values are warnings, never errors.
+
+/// Why telemetry could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An endpoint set in code is not an `http(s)` URL.
+    #[error("the OTLP {signal} endpoint {endpoint:?} cannot be used: {reason}")]
+    InvalidEndpoint {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The OTLP exporter rejected its settings.
+    #[error("the OTLP {signal} exporter could not be built: {reason}")]
+    Exporter {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The exporter's message.
+        reason: String,
+    },
+    /// The small runtime that drives gRPC export could not start.
+    #[error("could not start the export runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// Another global `tracing` subscriber is installed already.
+    #[error(
+        "a global tracing subscriber is already installed: call otelwright::init once, before any other \
+         subscriber, or use otelwright::build and install its dispatch yourself"
+    )]
+    SubscriberAlreadySet,
+}

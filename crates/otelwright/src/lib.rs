@@ -1,0 +1,100 @@
+//! One call sets up OpenTelemetry traces, metrics and logs for a Rust service, configured by the standard
+//! `OTEL_*` environment variables (including the ones the Rust SDK itself ignores), with resource detection,
+//! OTLP over gRPC or HTTP (protobuf or JSON), JSON log lines that carry trace ids, and a shutdown that never hangs.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let telemetry = otelwright::init(otelwright::Config::from_env().service_version(env!("CARGO_PKG_VERSION")))?;
+//!     tracing::info!("started"); // a JSON line on stdout and an OTLP log record
+//!     let requests = opentelemetry::global::meter("shop").u64_counter("shop.requests").build();
+//!     requests.add(1, &[]);
+//!     telemetry.shutdown().await; // flushes all three signals within the deadline; Drop does the same
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Application code keeps using `tracing` (spans, events, `#[instrument]`); metrics use the OpenTelemetry API
+//! (`opentelemetry::global::meter`, or [`Telemetry::meter`]).
+
+mod config;
+mod error;
+mod limits;
+pub mod measure;
+mod pipeline;
+mod propagation;
+mod resource;
+mod selfobs;
+mod shutdown;
+mod subscriber;
+mod telemetry;
+
+pub use config::{
+    BatchSettings, Compression, Config, ConfigWarning, Exporter, HistogramAggregation, Limits, LogFormat, ParentRoot,
+    Propagator, Protocol, ResolvedOtlp, Sampler, Signal, Temporality,
+};
+pub use error::Error;
+#[cfg(feature = "http")]
+pub use otelwright_http as http;
+pub use selfobs::{ExportStats, SignalCounts};
+pub use shutdown::ShutdownReport;
+pub use telemetry::Telemetry;
+
+#[doc(hidden)]
+pub use measure::__private;
+/// Records `function.calls` and `function.calls.duration` for a function; see [`measure`].
+pub use otelwright_macros::measured;
+
+/// Builds the pipeline and installs it process-wide: the `tracing` subscriber, the global tracer and meter
+/// providers, and the propagators from `OTEL_PROPAGATORS`. Configuration warnings are logged once, as WARN events.
+///
+/// Fails only for what cannot work: an endpoint set in code that is not an `http` URL, or a global subscriber
+/// that is already installed.
+pub fn init(config: Config) -> Result<Telemetry, Error> {
+    if tracing::dispatcher::has_been_set() {
+        return Err(Error::SubscriberAlreadySet);
+    }
+    let telemetry = assemble(&config, true)?;
+    opentelemetry::global::set_text_map_propagator(propagation::composite(&config.propagators));
+    if let Some(p) = telemetry.tracer_provider() {
+        opentelemetry::global::set_tracer_provider(p.clone());
+    }
+    if let Some(p) = telemetry.meter_provider() {
+        opentelemetry::global::set_meter_provider(p.clone());
+        measure::global_meter_provider_changed();
+    }
+    if tracing::dispatcher::set_global_default(telemetry.dispatch().clone()).is_err() {
+        return Err(Error::SubscriberAlreadySet);
+    }
+    log_warnings(&config);
+    Ok(telemetry)
+}
+
+/// Builds the pipeline without installing anything globally: use [`Telemetry::dispatch`] with
+/// `tracing::dispatcher::with_default` and [`Telemetry::meter`]. For tests and for hosts that manage their own
+/// subscriber. Configuration warnings are logged through the returned dispatch.
+pub fn build(config: Config) -> Result<Telemetry, Error> {
+    let telemetry = assemble(&config, false)?;
+    tracing::dispatcher::with_default(telemetry.dispatch(), || log_warnings(&config));
+    Ok(telemetry)
+}
+
+/// The propagator `init` installs for a config (for code that propagates without the global).
+pub fn propagator(
+    config: &Config,
+) -> impl opentelemetry::propagation::TextMapPropagator + Send + Sync + 'static + use<> {
+    propagation::composite(&config.propagators)
+}
+
+fn assemble(config: &Config, global: bool) -> Result<Telemetry, Error> {
+    let resource = resource::build(config);
+    let providers = pipeline::build(config, &resource)?;
+    let dispatch = subscriber::build(config, &providers, std::io::stdout);
+    Ok(Telemetry::new(providers, dispatch, resource, config.shutdown_timeout, global))
+}
+
+fn log_warnings(config: &Config) {
+    for w in config.warnings() {
+        tracing::warn!(variable = %w.variable, value = %w.value, reason = %w.reason, "otelwright configuration: {w}");
+    }
+}

@@ -1,0 +1,270 @@
+//! Builds the three SDK providers from a [`Config`]: OTLP exporters (gRPC on a small runtime otelwright owns, so
+//! export never depends on the application's runtime flavour; HTTP on the blocking client, which runs on the SDK's
+//! own threads), console exporters, batch processors, the periodic metric reader, sampler, limits and views.
+
+use std::collections::HashMap;
+
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
+use opentelemetry_sdk::metrics::{Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanLimits};
+
+use crate::Error;
+use crate::config::{
+    BatchSettings, Compression, Config, Exporter, HistogramAggregation, ParentRoot, Protocol, ResolvedOtlp, Sampler,
+    Signal, Temporality,
+};
+use crate::limits::TruncatingSpanExporter;
+use crate::selfobs::{self, CountingMetricExporter, Stats};
+
+/// The built providers plus the runtime that drives the gRPC exporters.
+pub(crate) struct Providers {
+    pub(crate) tracer: Option<SdkTracerProvider>,
+    pub(crate) meter: Option<SdkMeterProvider>,
+    pub(crate) logger: Option<SdkLoggerProvider>,
+    pub(crate) runtime: Option<tokio::runtime::Runtime>,
+    pub(crate) stats: Stats,
+}
+
+pub(crate) fn build(config: &Config, resource: &Resource) -> Result<Providers, Error> {
+    let wants_grpc = Signal::ALL
+        .iter()
+        .any(|&s| config.signal_exporters(s).contains(&Exporter::Otlp) && config.otlp(s).protocol == Protocol::Grpc);
+    let runtime = if wants_grpc {
+        Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("otelwright-export")
+                .enable_all()
+                .build()
+                .map_err(Error::Runtime)?,
+        )
+    } else {
+        None
+    };
+    // Tonic channels spawn their connection tasks on the runtime that is current when they are built.
+    let _entered = runtime.as_ref().map(|rt| rt.enter());
+
+    let stats = Stats::new();
+    let tracer = build_tracer(config, resource, &stats)?;
+    let logger = build_logger(config, resource, &stats)?;
+    let meter = build_meter(config, resource, &stats)?;
+    drop(_entered);
+    if let Some(m) = &meter {
+        stats.register(m);
+    }
+    Ok(Providers { tracer, meter, logger, runtime, stats })
+}
+
+fn resolved(config: &Config, signal: Signal) -> Result<ResolvedOtlp, Error> {
+    let mut otlp = config.otlp(signal);
+    // OTEL_BSP/BLRP_EXPORT_TIMEOUT bound one export; the SDK's thread-based processors ignore them, so the
+    // exporter's own timeout carries the tighter of the two limits.
+    match signal {
+        Signal::Traces => otlp.timeout = otlp.timeout.min(config.span_batch.export_timeout),
+        Signal::Logs => otlp.timeout = otlp.timeout.min(config.log_batch.export_timeout),
+        Signal::Metrics => otlp.timeout = otlp.timeout.min(config.metric_timeout),
+    }
+    // Environment endpoints were validated when read; code endpoints are checked here, where failing is allowed.
+    crate::config::validate_endpoint(&otlp.endpoint).map_err(|reason| Error::InvalidEndpoint {
+        signal: signal.as_str(),
+        endpoint: otlp.endpoint.clone(),
+        reason,
+    })?;
+    Ok(otlp)
+}
+
+fn exporter_error(signal: Signal) -> impl FnOnce(opentelemetry_otlp::ExporterBuildError) -> Error {
+    move |e| Error::Exporter { signal: signal.as_str(), reason: e.to_string() }
+}
+
+fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp) -> B {
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    for (k, v) in &o.headers {
+        if let (Ok(k), Ok(v)) = (k.parse::<tonic::metadata::MetadataKey<_>>(), v.parse()) {
+            metadata.insert(k, v);
+        }
+    }
+    let builder = builder.with_endpoint(&o.endpoint).with_timeout(o.timeout).with_metadata(metadata);
+    match o.compression {
+        Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        Compression::None => builder,
+    }
+}
+
+fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp) -> B {
+    let protocol = match o.protocol {
+        Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
+        _ => opentelemetry_otlp::Protocol::HttpBinary,
+    };
+    let headers: HashMap<String, String> = o.headers.iter().cloned().collect();
+    let builder =
+        builder.with_endpoint(&o.endpoint).with_protocol(protocol).with_timeout(o.timeout).with_headers(headers);
+    match o.compression {
+        Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
+        Compression::None => builder,
+    }
+}
+
+fn build_tracer(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkTracerProvider>, Error> {
+    let exporters = config.signal_exporters(Signal::Traces);
+    if exporters.is_empty() {
+        return Ok(None);
+    }
+    let l = &config.limits;
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_sampler(sdk_sampler(config.sampler))
+        .with_span_limits(SpanLimits {
+            max_events_per_span: l.span_event_count,
+            max_attributes_per_span: l.span_attribute_count,
+            max_links_per_span: l.span_link_count,
+            max_attributes_per_event: l.event_attribute_count,
+            max_attributes_per_link: l.link_attribute_count,
+        });
+    let batch = |settings: &BatchSettings| {
+        opentelemetry_sdk::trace::BatchConfigBuilder::default()
+            .with_scheduled_delay(settings.schedule_delay)
+            .with_max_queue_size(settings.max_queue_size)
+            .with_max_export_batch_size(settings.max_export_batch_size)
+            .build()
+    };
+    let max_len = l.span_attribute_value_length;
+    let queue = config.span_batch.max_queue_size;
+    for exporter in exporters {
+        let processor = match exporter {
+            Exporter::Otlp => {
+                let o = resolved(config, Signal::Traces)?;
+                let e = opentelemetry_otlp::SpanExporter::builder();
+                let e = match o.protocol {
+                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
+                    _ => http(e.with_http(), &o).build(),
+                }
+                .map_err(exporter_error(Signal::Traces))?;
+                selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
+                    BatchSpanProcessor::builder(e).with_batch_config(batch(&config.span_batch)).build()
+                })
+            }
+            Exporter::Console => {
+                let e = opentelemetry_stdout::SpanExporter::default();
+                selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
+                    BatchSpanProcessor::builder(e).with_batch_config(batch(&config.span_batch)).build()
+                })
+            }
+        };
+        builder = builder.with_span_processor(processor);
+    }
+    Ok(Some(builder.build()))
+}
+
+fn sdk_sampler(s: Sampler) -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler as S;
+    match s {
+        Sampler::AlwaysOn => S::AlwaysOn,
+        Sampler::AlwaysOff => S::AlwaysOff,
+        Sampler::TraceIdRatio(r) => S::TraceIdRatioBased(r),
+        Sampler::ParentBased(root) => S::ParentBased(Box::new(match root {
+            ParentRoot::AlwaysOn => S::AlwaysOn,
+            ParentRoot::AlwaysOff => S::AlwaysOff,
+            ParentRoot::TraceIdRatio(r) => S::TraceIdRatioBased(r),
+        })),
+    }
+}
+
+fn build_logger(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkLoggerProvider>, Error> {
+    let exporters = config.signal_exporters(Signal::Logs);
+    if exporters.is_empty() {
+        return Ok(None);
+    }
+    let b = &config.log_batch;
+    let batch = || {
+        opentelemetry_sdk::logs::BatchConfigBuilder::default()
+            .with_scheduled_delay(b.schedule_delay)
+            .with_max_queue_size(b.max_queue_size)
+            .with_max_export_batch_size(b.max_export_batch_size)
+            .build()
+    };
+    let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+    for exporter in exporters {
+        let processor = match exporter {
+            Exporter::Otlp => {
+                let o = resolved(config, Signal::Logs)?;
+                let e = opentelemetry_otlp::LogExporter::builder();
+                let e = match o.protocol {
+                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
+                    _ => http(e.with_http(), &o).build(),
+                }
+                .map_err(exporter_error(Signal::Logs))?;
+                selfobs::log_pipeline(e, &stats.logs, b.max_queue_size, |e| {
+                    BatchLogProcessor::builder(e).with_batch_config(batch()).build()
+                })
+            }
+            Exporter::Console => selfobs::log_pipeline(
+                opentelemetry_stdout::LogExporter::default(),
+                &stats.logs,
+                b.max_queue_size,
+                |e| BatchLogProcessor::builder(e).with_batch_config(batch()).build(),
+            ),
+        };
+        builder = builder.with_log_processor(processor);
+    }
+    Ok(Some(builder.build()))
+}
+
+fn sdk_temporality(t: Temporality) -> opentelemetry_sdk::metrics::Temporality {
+    use opentelemetry_sdk::metrics::Temporality as T;
+    match t {
+        Temporality::Cumulative => T::Cumulative,
+        Temporality::Delta => T::Delta,
+        Temporality::LowMemory => T::LowMemory,
+    }
+}
+
+fn build_meter(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkMeterProvider>, Error> {
+    let exporters = config.signal_exporters(Signal::Metrics);
+    if config.sdk_disabled || (exporters.is_empty() && config.meter_hooks.is_empty()) {
+        return Ok(None);
+    }
+    let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+    for hook in &config.meter_hooks {
+        builder = (hook.0)(builder);
+    }
+    let temporality = sdk_temporality(config.temporality);
+    for exporter in exporters {
+        builder = match exporter {
+            Exporter::Otlp => {
+                let o = resolved(config, Signal::Metrics)?;
+                let e = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
+                let e = match o.protocol {
+                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
+                    _ => http(e.with_http(), &o).build(),
+                }
+                .map_err(exporter_error(Signal::Metrics))?;
+                let e = CountingMetricExporter { inner: e, counters: stats.metrics.clone() };
+                builder.with_reader(PeriodicReader::builder(e).with_interval(config.metric_interval).build())
+            }
+            Exporter::Console => {
+                let e = opentelemetry_stdout::MetricExporter::builder().with_temporality(temporality).build();
+                let e = CountingMetricExporter { inner: e, counters: stats.metrics.clone() };
+                builder.with_reader(PeriodicReader::builder(e).with_interval(config.metric_interval).build())
+            }
+        };
+    }
+    if config.histogram_aggregation == HistogramAggregation::Base2Exponential {
+        builder = builder.with_view(|i: &Instrument| {
+            if i.kind() != InstrumentKind::Histogram {
+                return None;
+            }
+            Stream::builder()
+                .with_aggregation(Aggregation::Base2ExponentialHistogram {
+                    max_size: 160,
+                    max_scale: 20,
+                    record_min_max: true,
+                })
+                .build()
+                .ok()
+        });
+    }
+    Ok(Some(builder.build()))
+}
