@@ -1,0 +1,176 @@
+//! The `GET /api/v1/metrics` document, built from the same sources the meters export: the meters crate's
+//! resource, pool and cache snapshots and the request window fed by the HTTP duration histogram.
+//!
+//! Rules: a block without a source is `{"enabled": false}` and nothing else; a field the source does not track
+//! (a pool without a minimum size, a cache that counts no sets, a CPU figure before the second sample, a
+//! percentile without requests) is `null`. Percentages and MiB figures are rounded to 2 decimals.
+
+use std::time::Duration;
+
+use otelwright_meters::{CacheMeters, CacheSnapshot, PoolMeter, PoolSnapshot, ResourceMeter, ResourceSnapshot};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::window::{RequestStats, RequestWindow};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// The sources of the snapshot.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sources {
+    pub(crate) resources: Option<ResourceMeter>,
+    pub(crate) pools: Option<PoolMeter>,
+    pub(crate) caches: Option<CacheMeters>,
+    pub(crate) window: Option<RequestWindow>,
+}
+
+impl Sources {
+    /// Reads every source now.
+    pub(crate) fn snapshot(&self) -> Value {
+        let pools = self.pools.as_ref().map(PoolMeter::snapshot);
+        let caches = self.caches.as_ref().map(CacheMeters::snapshot);
+        let default_pool = pools.as_ref().and_then(|p| p.default_pool()).map_or_else(disabled, pool);
+        let default_cache = caches.as_ref().and_then(|c| c.default_cache()).map_or_else(disabled, cache);
+        let databases: Map<String, Value> =
+            pools.iter().flat_map(|p| &p.pools).map(|p| (p.name.to_string(), pool(p))).collect();
+        let caches: Map<String, Value> =
+            caches.iter().flat_map(|c| &c.caches).map(|c| (c.name.to_string(), cache(c))).collect();
+        json!({
+            "timestamp": timestamp(OffsetDateTime::now_utc()),
+            "system": self.resources.as_ref().map_or_else(disabled, |r| system(&r.snapshot())),
+            "database": default_pool,
+            "databases": databases,
+            "cache": default_cache,
+            "caches": caches,
+            "requests": self.window.as_ref().map_or_else(disabled, |w| requests(&w.stats())),
+        })
+    }
+}
+
+fn disabled() -> Value {
+    json!({ "enabled": false })
+}
+
+/// Rounds to 2 decimals.
+pub(crate) fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn percent(ratio: Option<f64>) -> Option<f64> {
+    ratio.map(|r| round2(r * 100.0))
+}
+
+fn system(r: &ResourceSnapshot) -> Value {
+    json!({
+        "enabled": true,
+        "cpu_percent": percent(r.process.cpu_utilization),
+        "memory_mb": round2(r.process.memory_rss_mb()),
+        "memory_percent": percent(r.system.memory_utilization),
+        "memory_available_mb": round2(r.system.memory_available_mb()),
+        "disk_read_mb": round2(r.process.disk_read_bytes as f64 / MIB),
+        "disk_write_mb": round2(r.process.disk_write_bytes as f64 / MIB),
+    })
+}
+
+fn pool(p: &PoolSnapshot) -> Value {
+    let s = p.state;
+    json!({
+        "enabled": true,
+        "name": &*p.name,
+        "pool_size": s.map(|s| s.size),
+        "pool_available": s.map(|s| s.idle),
+        "pool_active": s.map(|s| s.used),
+        "pool_min_size": s.and_then(|s| s.idle_min),
+        "pool_max_size": s.map(|s| s.max),
+        "pool_utilization_percent": p.utilization_percent().map(round2),
+    })
+}
+
+fn cache(c: &CacheSnapshot) -> Value {
+    let n = c.counts;
+    json!({
+        "enabled": true,
+        "name": &*c.name,
+        "hits": n.map(|n| n.hits),
+        "misses": n.map(|n| n.misses),
+        "sets": n.and_then(|n| n.sets),
+        "deletes": n.and_then(|n| n.deletes),
+        "errors": n.and_then(|n| n.errors),
+        "total_reads": n.map(|n| n.total_reads()),
+        "hit_rate_percent": c.hit_rate_percent().map(round2),
+    })
+}
+
+fn requests(s: &RequestStats) -> Value {
+    json!({
+        "enabled": true,
+        "window_seconds": s.window.as_secs_f64(),
+        "count": s.count,
+        "errors": s.errors,
+        "p50_ms": s.p50_ms.map(round2),
+        "p95_ms": s.p95_ms.map(round2),
+        "p99_ms": s.p99_ms.map(round2),
+        "total_count": s.total_count,
+        "total_errors": s.total_errors,
+        "collected_seconds_ago": s.last_collection_age.as_ref().map(Duration::as_secs_f64).map(round2),
+    })
+}
+
+/// RFC 3339, UTC, microseconds: `2026-01-18T14:23:45.123456Z`.
+pub(crate) fn timestamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_microseconds() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(1_768_746_225_123_456_789).unwrap();
+        assert_eq!(timestamp(t), "2026-01-18T14:23:45.123456Z");
+        let offset = t.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        assert_eq!(timestamp(offset), "2026-01-18T14:23:45.123456Z");
+    }
+
+    #[test]
+    fn blocks_without_a_source_say_so() {
+        let v = Sources::default().snapshot();
+        for block in ["system", "database", "cache", "requests"] {
+            assert_eq!(v[block], json!({ "enabled": false }), "{block}");
+        }
+        assert_eq!((v["databases"].clone(), v["caches"].clone()), (json!({}), json!({})));
+    }
+
+    #[test]
+    fn unknown_counts_are_null_not_zero() {
+        let caches = CacheMeters::new();
+        caches.meter("users").hit();
+        let sources = Sources { caches: Some(caches), ..Default::default() };
+        let v = sources.snapshot();
+        assert_eq!(v["cache"]["hits"], 1);
+        assert_eq!(v["cache"]["hit_rate_percent"], 100.0);
+        assert_eq!(v["caches"]["users"]["name"], "users");
+        let pools = PoolMeter::new();
+        struct Failing;
+        impl otelwright_meters::PoolStats for Failing {
+            fn state(&self) -> Result<otelwright_meters::PoolState, otelwright_meters::SourceError> {
+                Err(otelwright_meters::SourceError::NotReady)
+            }
+        }
+        pools.add_without_ping("main", Failing);
+        let v = Sources { pools: Some(pools), ..Default::default() }.snapshot();
+        assert_eq!(v["database"]["enabled"], true);
+        assert!(v["database"]["pool_size"].is_null());
+    }
+}
