@@ -1,0 +1,137 @@
+//! The alert rules (collector-config/prometheus/rules/) cover what issue 7 lists, with its thresholds, durations
+//! and severities; every expression parses as PromQL; every alert has a summary, a description and a runbook_url
+//! whose anchor exists in RUNBOOK.md; every alert has promtool unit tests that make it fire and keep it silent.
+//! (alerts_promtool.rs runs promtool itself; dashboards_metric_names.rs checks the metric names.)
+
+mod collector_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use collector_support::*;
+use yaml_rust2::Yaml;
+
+struct Rule {
+    alert: String,
+    expr: String,
+    for_: String,
+    severity: String,
+    annotations: BTreeMap<String, String>,
+}
+
+fn rules() -> Vec<Rule> {
+    let files = files_under("collector-config/prometheus/rules", &[".yml", ".yaml"]);
+    assert!(!files.is_empty());
+    let mut out = Vec::new();
+    for rel in files {
+        let doc = yaml(&rel);
+        for group in doc["groups"].as_vec().unwrap_or_else(|| panic!("{rel}: no groups")) {
+            for rule in group["rules"].as_vec().unwrap() {
+                let alert = scalar(&rule["alert"]).unwrap_or_else(|| panic!("{rel}: recording rules are not expected"));
+                out.push(Rule {
+                    expr: scalar(&rule["expr"]).unwrap(),
+                    for_: scalar(&rule["for"]).unwrap_or_default(),
+                    severity: scalar(&rule["labels"]["severity"]).unwrap_or_default(),
+                    annotations: entries(&rule["annotations"])
+                        .into_iter()
+                        .map(|(k, v)| (k, scalar(v).unwrap_or_default()))
+                        .collect(),
+                    alert,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Issue 7's list: (alert, severity, `for`, a comparison the expression must contain, a metric it must use).
+const REQUIRED: [(&str, &str, &str, &str, &str); 13] = [
+    ("ServiceCpuHigh", "warning", "5m", "> 0.80", "system_cpu_utilization_ratio"),
+    ("ServiceCpuCritical", "critical", "2m", "> 0.95", "system_cpu_utilization_ratio"),
+    ("ServiceMemoryHigh", "warning", "5m", "> 0.85", "system_memory_utilization_ratio"),
+    ("ServiceMemoryCritical", "critical", "2m", "> 0.95", "system_memory_utilization_ratio"),
+    ("DbPoolExhausted", "critical", "1m", ">= 1", "db_client_connection_max"),
+    ("DbPoolSaturated", "warning", "5m", "> 0.80", "db_client_connection_count"),
+    ("CacheHitRatioLow", "warning", "10m", "< 0.30", "cache_requests_total"),
+    ("CacheErrors", "warning", "2m", "> 0", "cache_errors_total"),
+    ("HttpLatencySloBreached", "warning", "10m", "> 0.5", "http_server_request_duration_seconds_bucket"),
+    ("HttpServerErrorsHigh", "critical", "5m", "> 0.05", "http_server_request_duration_seconds_count"),
+    ("TelemetryExportDropping", "warning", "5m", "> 0", "otelwright_exporter_items_total"),
+    ("CollectorExporterFailing", "warning", "5m", "> 0", "otelcol_exporter_send_failed_spans_total"),
+    ("CollectorRefusingData", "critical", "5m", "> 0", "otelcol_receiver_refused_spans_total"),
+];
+
+#[test]
+fn rules_cover_issue_7_with_its_thresholds() {
+    let rules = rules();
+    let by_name: BTreeMap<&str, &Rule> = rules.iter().map(|r| (r.alert.as_str(), r)).collect();
+    assert_eq!(by_name.len(), rules.len(), "duplicate alert names");
+    for (alert, severity, for_, comparison, metric) in REQUIRED {
+        let rule = by_name.get(alert).unwrap_or_else(|| panic!("missing alert {alert}"));
+        assert_eq!(rule.severity, severity, "{alert}: severity");
+        assert_eq!(rule.for_, for_, "{alert}: for");
+        let flat = rule.expr.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(comparison), "{alert}: expected `{comparison}` in {flat}");
+        let used: BTreeSet<String> =
+            promql_usage(&rule.expr).unwrap().references.into_iter().map(|r| r.metric).collect();
+        assert!(used.contains(metric), "{alert}: expected {metric} in {used:?}");
+    }
+    assert_eq!(rules.len(), REQUIRED.len(), "an alert without a row in REQUIRED: add it there");
+}
+
+#[test]
+fn every_expression_parses_and_every_alert_is_documented() {
+    let runbook = read("collector-config/prometheus/RUNBOOK.md");
+    let anchors: BTreeSet<String> = runbook
+        .lines()
+        .filter_map(|l| l.strip_prefix("## "))
+        .map(|h| h.trim().to_lowercase().replace(' ', "-"))
+        .collect();
+    for rule in rules() {
+        promql_usage(&rule.expr).unwrap_or_else(|e| panic!("{}: {e}", rule.alert));
+        assert!(["warning", "critical"].contains(&rule.severity.as_str()), "{}: severity", rule.alert);
+        for key in ["summary", "description", "runbook_url"] {
+            assert!(rule.annotations.get(key).is_some_and(|v| !v.is_empty()), "{}: no {key}", rule.alert);
+        }
+        let url = &rule.annotations["runbook_url"];
+        let (page, anchor) = url.split_once('#').unwrap_or_else(|| panic!("{}: {url} has no anchor", rule.alert));
+        assert!(
+            page.ends_with("/blob/main/collector-config/prometheus/RUNBOOK.md"),
+            "{}: runbook_url points at {page}",
+            rule.alert
+        );
+        assert_eq!(anchor, rule.alert.to_lowercase(), "{}: anchor", rule.alert);
+        assert!(anchors.contains(anchor), "{}: RUNBOOK.md has no section ## {}", rule.alert, rule.alert);
+    }
+}
+
+#[test]
+fn every_alert_has_unit_tests_that_fire_and_stay_silent() {
+    let tests = files_under("collector-config/prometheus/tests", &[".test.yml"]);
+    assert!(!tests.is_empty(), "no promtool unit tests");
+    let mut fires: BTreeSet<String> = BTreeSet::new();
+    let mut silent: BTreeSet<String> = BTreeSet::new();
+    for rel in &tests {
+        let doc = yaml(rel);
+        for file in strings(&doc["rule_files"]) {
+            let dir = std::path::Path::new(rel).parent().unwrap();
+            assert!(root().join(dir).join(&file).is_file(), "{rel}: rule file {file} does not exist");
+        }
+        for group in doc["tests"].as_vec().unwrap() {
+            for case in group["alert_rule_test"].as_vec().into_iter().flatten() {
+                let name = scalar(&case["alertname"]).unwrap();
+                match &case["exp_alerts"] {
+                    Yaml::Array(a) if !a.is_empty() => {
+                        fires.insert(name);
+                    }
+                    _ => {
+                        silent.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    for rule in rules() {
+        assert!(fires.contains(&rule.alert), "{}: no unit test in which it fires", rule.alert);
+        assert!(silent.contains(&rule.alert), "{}: no unit test in which it stays silent", rule.alert);
+    }
+}
