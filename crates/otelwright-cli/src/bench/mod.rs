@@ -1,0 +1,107 @@
+//! `otelwright bench`: what the SDK costs a service, measured so anyone can rerun it on their own machine.
+//!
+//! - `overhead`: req/s and latency of one service in four modes (bare, metrics, traces, everything), each in its
+//!   own process, driven by the built-in load generator with the modes interleaved round by round.
+//! - `export`: spans, log records and metric points per second the SDK exports over OTLP gRPC and HTTP, with no
+//!   drops at the default queue sizes, and the CPU it spends per 100k items.
+//! - `collect`: one metric collection cycle with resources, pools and caches, through the whole SDK pipeline;
+//!   and the memory the SDK adds to a service after 100k requests.
+//! - `memory`: resident memory before and after 200k requests with the collector refusing or not answering.
+//! - `soak`: a long run with the collector going up and down: latency, RSS and exporter counters over time.
+//!
+//! Every bench has `--quick` (a few seconds; CI runs it) and prints the machine, the build and the CPU placement
+//! with its figures. The collector is always another process: this binary in the hidden `bench receiver` mode;
+//! the services are `bench serve` processes. Figures are never asserted anywhere: see BENCHMARKS.md.
+
+mod affinity;
+mod app;
+mod child;
+mod collect;
+mod export;
+mod itemsize;
+mod loadgen;
+mod memory;
+mod overhead;
+mod procfs;
+mod receiver;
+mod service;
+mod sink;
+mod soak;
+mod stats;
+
+use std::future::Future;
+
+use anyhow::anyhow;
+
+/// Options of `otelwright bench`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum BenchCommand {
+    /// Request overhead: req/s and p50/p99 latency per instrumentation mode, and each mode's ratio to bare.
+    Overhead(overhead::OverheadArgs),
+    /// Export throughput over OTLP gRPC and HTTP at the default queue sizes, and CPU per 100k items.
+    Export(export::ExportArgs),
+    /// Cost of one metric collection cycle (resources, pools, caches) and the RSS the SDK adds to a service.
+    Collect(collect::CollectArgs),
+    /// Resident memory before and after many requests while the collector is unreachable.
+    Memory(memory::MemoryArgs),
+    /// A long run with the collector toggling up and down: latency, RSS and exporter counters over time.
+    Soak(soak::SoakArgs),
+    /// The service under test (helper process).
+    #[command(hide = true)]
+    Serve(service::ServeArgs),
+    /// The OTLP receiver standing for the collector (helper process).
+    #[command(hide = true)]
+    Receiver(receiver::ReceiverArgs),
+}
+
+/// Runs a bench subcommand.
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.command {
+        BenchCommand::Overhead(a) => overhead::run(a).await,
+        BenchCommand::Export(a) => export::run(a).await,
+        BenchCommand::Collect(a) => collect::run(a).await,
+        BenchCommand::Memory(a) => memory::run(a).await,
+        BenchCommand::Soak(a) => soak::run(a).await,
+        BenchCommand::Serve(a) => service::run(a).await,
+        BenchCommand::Receiver(a) => receiver::run(a).await,
+    }
+}
+
+/// Runs `f` on a dedicated thread, pinned to `cpu` when given, in a current-thread runtime: the load generator
+/// and the orchestration of a bench live there, away from the core of the process under test.
+pub(crate) async fn on_thread<F, Fut, T>(cpu: Option<usize>, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<T>>,
+    T: Send + 'static,
+{
+    let thread = std::thread::Builder::new().name("bench-load".into()).spawn(move || {
+        if let Some(cpu) = cpu {
+            affinity::pin_current_thread(cpu).map_err(anyhow::Error::msg)?;
+        }
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f())
+    })?;
+    tokio::task::spawn_blocking(move || thread.join()).await?.map_err(|_| anyhow!("the bench thread panicked"))?
+}
+
+/// Prints the header every bench starts with: what runs, when, on what, and where.
+pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
+    let now = time::OffsetDateTime::now_utc();
+    let date = format!(
+        "{}-{:02}-{:02} {:02}:{:02} UTC",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute()
+    );
+    println!("== otelwright bench {bench} ({date})");
+    println!("machine: {}", procfs::machine());
+    println!("placement: {}", placement.note);
+}

@@ -1,0 +1,85 @@
+//! `otelwright bench <name> --quick` runs each bench end to end (helper processes, load generator, receiver) and
+//! prints its table. The figures are never asserted: they belong to BENCHMARKS.md, not to a test on a shared
+//! machine.
+
+use std::process::Command;
+
+fn quick(bench: &str, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_otelwright"))
+        .args(["bench", bench, "--quick"])
+        .args(extra)
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .output()
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "bench {bench} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("== otelwright bench {bench}")), "{stdout}");
+    assert!(stdout.contains("machine: "), "{stdout}");
+    assert!(stdout.contains("placement: "), "{stdout}");
+    assert!(!stdout.contains("@bench"), "helper protocol lines stay between the processes: {stdout}");
+    stdout
+}
+
+#[test]
+fn overhead_prints_every_mode_for_each_handler() {
+    let out = quick("overhead", &[]);
+    for heading in ["-- hello handler", "-- realistic handler", "req/s vs bare (min / med / max)"] {
+        assert!(out.contains(heading), "{heading}: {out}");
+    }
+    for mode in ["bare", "metrics", "traces", "everything"] {
+        assert!(out.lines().any(|l| l.starts_with(mode)), "{mode}: {out}");
+    }
+    assert!(out.contains("everything/bare throughput"), "{out}");
+}
+
+#[test]
+fn export_prints_each_transport_and_signal() {
+    let out = quick("export", &["--compare-rps", "1000"]);
+    for row in ["grpc", "http"] {
+        for signal in ["spans", "logs", "metrics"] {
+            assert!(
+                out.lines().any(|l| l.starts_with(row) && l.split_whitespace().nth(1) == Some(signal)),
+                "{row} {signal}: {out}"
+            );
+        }
+    }
+    assert!(out.contains("target >= 10x"), "{out}");
+}
+
+#[test]
+fn collect_prints_the_cycle_and_the_memory_tables() {
+    let out = quick("collect", &[]);
+    for line in ["whole cycle", "CPU per cycle", "RSS at start MiB", "the SDK adds"] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+}
+
+#[test]
+fn memory_prints_both_scenarios() {
+    let out = quick("memory", &[]);
+    assert!(out.contains("queues: 2048 spans"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("refused")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("blackhole")), "{out}");
+}
+
+#[test]
+fn soak_prints_rows_and_a_summary_per_collector_state() {
+    let out = quick("soak", &[]);
+    assert!(out.contains("-- summary by collector state"), "{out}");
+    assert!(out.lines().any(|l| l.split_whitespace().nth(1) == Some("down")), "the collector went down: {out}");
+    assert!(out.contains("exporter totals"), "{out}");
+}
+
+#[test]
+fn helper_modes_are_hidden_and_bad_arguments_refused() {
+    let help = Command::new(env!("CARGO_BIN_EXE_otelwright")).args(["bench", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for shown in ["overhead", "export", "collect", "memory", "soak"] {
+        assert!(text.contains(shown), "{shown}: {text}");
+    }
+    assert!(!text.contains("serve") && !text.contains("receiver "), "helpers are hidden: {text}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_otelwright")).args(["bench", "soak", "--duration", "soon"]).output();
+    let bad = bad.unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a duration"));
+}
