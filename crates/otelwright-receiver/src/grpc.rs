@@ -25,6 +25,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use crate::fault::Fault;
 
 use crate::store::Store;
+use crate::tls::TlsListener;
 use crate::types::Transport;
 
 /// Largest gRPC message accepted (decoded), the same cap as for HTTP bodies.
@@ -123,8 +124,14 @@ impl LogsService for OtlpGrpc {
 }
 
 /// Serves the three services on `listener` until `shutdown` completes, then
-/// drains open connections.
-pub(crate) async fn serve(listener: TcpListener, store: Arc<Store>, shutdown: impl Future<Output = ()>) {
+/// drains open connections. With `tls`, every connection must complete a TLS
+/// handshake first (see [`crate::tls::TlsListener`]).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    store: Arc<Store>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let svc = OtlpGrpc { store: Arc::clone(&store) };
     let traces = TraceServiceServer::new(svc.clone())
         .accept_compressed(CompressionEncoding::Gzip)
@@ -135,27 +142,35 @@ pub(crate) async fn serve(listener: TcpListener, store: Arc<Store>, shutdown: im
     let logs = LogsServiceServer::new(svc)
         .accept_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(MAX_MESSAGE_SIZE);
+    let router = tonic::transport::Server::builder().add_service(traces).add_service(metrics).add_service(logs);
 
-    // Connections accepted while the fault is `Refuse` are closed at once.
-    let incoming = futures_util::stream::unfold((listener, store), |(listener, store)| async move {
-        loop {
-            match listener.accept().await {
-                Ok(_) if store.fault.refusing() => store.fault.hit(),
-                Ok((stream, _)) => {
-                    let _ = stream.set_nodelay(true);
-                    let stream = crate::fault::FaultyStream::new(stream, Arc::clone(&store));
-                    return Some((Ok::<_, std::io::Error>(stream), (listener, store)));
+    let result = match tls {
+        None => {
+            // Connections accepted while the fault is `Refuse` are closed at once.
+            let incoming = futures_util::stream::unfold((listener, store), |(listener, store)| async move {
+                loop {
+                    match listener.accept().await {
+                        Ok(_) if store.fault.refusing() => store.fault.hit(),
+                        Ok((stream, _)) => {
+                            let _ = stream.set_nodelay(true);
+                            let stream = crate::fault::FaultyStream::new(stream, Arc::clone(&store));
+                            return Some((Ok::<_, std::io::Error>(stream), (listener, store)));
+                        }
+                        Err(e) => return Some((Err(e), (listener, store))),
+                    }
                 }
-                Err(e) => return Some((Err(e), (listener, store))),
-            }
+            });
+            router.serve_with_incoming_shutdown(incoming, shutdown).await
         }
-    });
-    let result = tonic::transport::Server::builder()
-        .add_service(traces)
-        .add_service(metrics)
-        .add_service(logs)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
+        Some(config) => {
+            let listener = TlsListener::new(listener, config, store);
+            let incoming = futures_util::stream::unfold(listener, |mut listener| async move {
+                let (conn, _) = listener.accept().await;
+                Some((Ok::<_, std::io::Error>(conn), listener))
+            });
+            router.serve_with_incoming_shutdown(incoming, shutdown).await
+        }
+    };
     if let Err(err) = result {
         tracing::warn!(error = %err, "otlp grpc receiver stopped with an error");
     }

@@ -83,13 +83,23 @@ struct RpcStatus {
 const INVALID_ARGUMENT: i32 = 3;
 
 /// Serves the OTLP/HTTP routes on `listener` until `shutdown` completes.
+/// With `tls`, every connection must complete a TLS handshake first (see [`crate::tls::TlsListener`]).
 pub(crate) async fn serve(
     listener: TcpListener,
     store: Arc<Store>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let listener = FaultyListener { inner: listener, store: Arc::clone(&store) };
-    let result = axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await;
+    let result = match tls {
+        None => {
+            let listener = FaultyListener { inner: listener, store: Arc::clone(&store) };
+            axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+        }
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config, Arc::clone(&store));
+            axum::serve(listener, router(store)).with_graceful_shutdown(shutdown).await
+        }
+    };
     if let Err(err) = result {
         tracing::warn!(error = %err, "otlp http receiver stopped with an error");
     }

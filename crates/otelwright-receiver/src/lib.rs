@@ -27,6 +27,10 @@
 //! request with its signal, transport, item count and compression, so a test
 //! can check which protocol really carried the data.
 //!
+//! [`Receiver::start_tls`] serves both protocols over TLS instead (optionally
+//! requiring client certificates); [`TestPki`] makes a throwaway CA with
+//! server and client certificates for such tests. See the [`tls`] module.
+//!
 //! The proto types are opentelemetry-proto's, re-exported as [`proto`].
 
 mod fault;
@@ -35,6 +39,7 @@ mod http;
 mod received;
 mod receiver;
 mod store;
+pub mod tls;
 mod types;
 mod values;
 
@@ -45,5 +50,6 @@ pub use fault::Fault;
 pub use http::decode_status;
 pub use received::{HistogramPoint, MetricKind, NumberPoint, ReceivedLog, ReceivedMetric, ReceivedSpan};
 pub use receiver::{Receiver, ReceiverConfig};
+pub use tls::{ReceiverTls, TestPki, TestPkiFiles};
 pub use types::{RequestInfo, Signal, Transport, WaitTimeout};
 pub use values::{any_value_str, any_value_to_string, find_attr, hex};

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::fault::Fault;
 use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
 use crate::store::Store;
+use crate::tls::{ALPN_H2, ALPN_HTTP1, ReceiverTls};
 use crate::types::{RequestInfo, WaitTimeout};
 use crate::{grpc, http};
 
@@ -65,6 +66,8 @@ struct Inner {
     store: Arc<Store>,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    /// Whether both listeners speak TLS (endpoints are `https://`).
+    tls: bool,
     /// `true` means stop. Dropping the sender (with the last handle) also
     /// stops the servers.
     stop: watch::Sender<bool>,
@@ -82,15 +85,16 @@ async fn stop_signal(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// `http://host:port`, with an unspecified bind address (`0.0.0.0`, `::`)
-/// replaced by loopback so the URL is connectable.
-fn endpoint(addr: SocketAddr) -> String {
+/// `http://host:port` (`https://` with `tls`), with an unspecified bind
+/// address (`0.0.0.0`, `::`) replaced by loopback so the URL is connectable.
+fn endpoint(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 impl Receiver {
@@ -106,6 +110,43 @@ impl Receiver {
     /// Both listeners are bound before this returns, so the endpoints are
     /// ready to accept connections.
     pub async fn start_with(config: ReceiverConfig) -> std::io::Result<Receiver> {
+        Self::start_inner(config, None).await
+    }
+
+    /// Starts a receiver on the given addresses that speaks TLS only, on both
+    /// listeners: ALPN `h2` for OTLP/gRPC and `http/1.1` for OTLP/HTTP. With
+    /// [`ReceiverTls::client_ca_pem`] set, clients must present a certificate
+    /// signed by that CA (mutual TLS).
+    ///
+    /// The endpoints are `https://127.0.0.1:PORT` (for the default config),
+    /// which the [`TestPki`](crate::TestPki) server certificate covers.
+    /// Handshakes run per connection, off the accept loop, and are given 10
+    /// seconds; a failed handshake (a plaintext client, an untrusted or missing
+    /// client certificate) just closes that connection, and is logged at debug.
+    /// The [`Fault`] modes apply as without TLS.
+    ///
+    /// Errors with [`std::io::ErrorKind::InvalidInput`] for unusable PEM (no
+    /// certificate, a key that does not match) before binding anything.
+    ///
+    /// ```no_run
+    /// use otelwright_receiver::{Receiver, ReceiverConfig, ReceiverTls, TestPki};
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pki = TestPki::generate()?;
+    /// let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::server_only(&pki)).await?;
+    /// assert!(receiver.grpc_endpoint().starts_with("https://127.0.0.1:"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn start_tls(config: ReceiverConfig, tls: ReceiverTls) -> std::io::Result<Receiver> {
+        let grpc_tls = tls.server_config(ALPN_H2)?;
+        let http_tls = tls.server_config(ALPN_HTTP1)?;
+        Self::start_inner(config, Some((grpc_tls, http_tls))).await
+    }
+
+    async fn start_inner(
+        config: ReceiverConfig,
+        tls: Option<(Arc<rustls::ServerConfig>, Arc<rustls::ServerConfig>)>,
+    ) -> std::io::Result<Receiver> {
         let grpc_listener = TcpListener::bind(config.grpc_addr).await?;
         let http_listener = TcpListener::bind(config.http_addr).await?;
         let grpc_addr = grpc_listener.local_addr()?;
@@ -113,12 +154,22 @@ impl Receiver {
 
         let store = Arc::new(Store::default());
         let (stop, stop_rx) = watch::channel(false);
-        let grpc_task = tokio::spawn(grpc::serve(grpc_listener, Arc::clone(&store), stop_signal(stop_rx.clone())));
-        let http_task = tokio::spawn(http::serve(http_listener, Arc::clone(&store), stop_signal(stop_rx)));
-        tracing::debug!(%grpc_addr, %http_addr, "otlp receiver started");
+        let is_tls = tls.is_some();
+        let (grpc_tls, http_tls) = tls.unzip();
+        let grpc_task =
+            tokio::spawn(grpc::serve(grpc_listener, Arc::clone(&store), grpc_tls, stop_signal(stop_rx.clone())));
+        let http_task = tokio::spawn(http::serve(http_listener, Arc::clone(&store), http_tls, stop_signal(stop_rx)));
+        tracing::debug!(%grpc_addr, %http_addr, tls = is_tls, "otlp receiver started");
 
         Ok(Receiver {
-            inner: Arc::new(Inner { store, grpc_addr, http_addr, stop, tasks: Mutex::new(vec![grpc_task, http_task]) }),
+            inner: Arc::new(Inner {
+                store,
+                grpc_addr,
+                http_addr,
+                tls: is_tls,
+                stop,
+                tasks: Mutex::new(vec![grpc_task, http_task]),
+            }),
         })
     }
 
@@ -157,15 +208,22 @@ impl Receiver {
         self.inner.http_addr
     }
 
-    /// The OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`.
+    /// The OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`
+    /// (`https://...` for a receiver started with [`start_tls`](Receiver::start_tls)).
     pub fn grpc_endpoint(&self) -> String {
-        endpoint(self.inner.grpc_addr)
+        endpoint(self.inner.grpc_addr, self.inner.tls)
     }
 
     /// The OTLP/HTTP base endpoint without a signal path, e.g.
-    /// `http://127.0.0.1:4318`; append `/v1/traces` etc. for per-signal URLs.
+    /// `http://127.0.0.1:4318` (`https://...` with TLS); append `/v1/traces`
+    /// etc. for per-signal URLs.
     pub fn http_endpoint(&self) -> String {
-        endpoint(self.inner.http_addr)
+        endpoint(self.inner.http_addr, self.inner.tls)
+    }
+
+    /// Whether this receiver speaks TLS (it was started with [`start_tls`](Receiver::start_tls)).
+    pub fn is_tls(&self) -> bool {
+        self.inner.tls
     }
 
     /// All spans received so far, in arrival order.
@@ -267,8 +325,9 @@ mod tests {
 
     #[test]
     fn endpoints_replace_unspecified_hosts() {
-        assert_eq!(endpoint("0.0.0.0:4317".parse().unwrap()), "http://127.0.0.1:4317");
-        assert_eq!(endpoint("[::]:4318".parse().unwrap()), "http://[::1]:4318");
-        assert_eq!(endpoint("127.0.0.2:1234".parse().unwrap()), "http://127.0.0.2:1234");
+        assert_eq!(endpoint("0.0.0.0:4317".parse().unwrap(), false), "http://127.0.0.1:4317");
+        assert_eq!(endpoint("[::]:4318".parse().unwrap(), false), "http://[::1]:4318");
+        assert_eq!(endpoint("127.0.0.2:1234".parse().unwrap(), false), "http://127.0.0.2:1234");
+        assert_eq!(endpoint("0.0.0.0:4317".parse().unwrap(), true), "https://127.0.0.1:4317");
     }
 }
