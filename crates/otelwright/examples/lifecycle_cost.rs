@@ -1,6 +1,8 @@
 //! Measures what setting up and shutting down telemetry costs a service, side by side in one run:
 //! `build` (what `init` does minus the global installs) per protocol, and `shutdown` with the collector up
-//! (an in-process otelwright-receiver), refusing connections, and a black hole that never answers.
+//! (an in-process otelwright-receiver), refusing connections, and a black hole that never answers. The TLS rows
+//! use a TLS receiver whose CA is given as `OTEL_EXPORTER_OTLP_CERTIFICATE` would give it, and one init that loads
+//! the system's trust store instead.
 //!
 //! `cargo run --release -p otelwright --example lifecycle_cost [-- ROUNDS]`
 
@@ -8,7 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use otelwright::{Config, LogFormat, Protocol};
-use otelwright_receiver::Receiver;
+use otelwright_receiver::{Receiver, ReceiverConfig, ReceiverTls, TestPki};
 
 fn config(protocol: Protocol, endpoint: String) -> Config {
     Config::default()
@@ -78,6 +80,33 @@ async fn main() {
         summary(&format!("init ({protocol:?})"), init);
         summary(&format!("shutdown, collector up ({protocol:?})"), down);
     }
+    let pki = TestPki::generate().unwrap();
+    let dir = std::env::temp_dir().join(format!("otelwright-lifecycle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = pki.write_to(&dir).unwrap().ca;
+    let tls = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::server_only(&pki)).await.unwrap();
+    for (protocol, endpoint) in [(Protocol::Grpc, tls.grpc_endpoint()), (Protocol::HttpProtobuf, tls.http_endpoint())] {
+        let (mut init, mut down, mut system_roots) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t0 = Instant::now();
+            let telemetry = otelwright::build(config(protocol, endpoint.clone()).otlp_certificate(&ca)).unwrap();
+            init.push(t0.elapsed());
+            emit(&telemetry);
+            let t1 = Instant::now();
+            let report = telemetry.shutdown().await;
+            down.push(t1.elapsed());
+            assert!(report.is_clean(), "{report:?}");
+            // No CA file: the system's trust store is loaded (nothing is emitted, so nothing fails to export).
+            let t0 = Instant::now();
+            let telemetry = otelwright::build(config(protocol, endpoint.clone())).unwrap();
+            system_roots.push(t0.elapsed());
+            let _ = telemetry.shutdown().await;
+        }
+        summary(&format!("init (TLS, CA file, {protocol:?})"), init);
+        summary(&format!("init (TLS, system trust store, {protocol:?})"), system_roots);
+        summary(&format!("shutdown, collector up (TLS, {protocol:?})"), down);
+    }
+    tls.shutdown().await;
     let few = rounds.clamp(1, 3);
     for (label, addr) in [("refusing connections", refused as fn() -> SocketAddr), ("black hole", black_hole)] {
         for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {

@@ -22,6 +22,16 @@ pub enum Error {
         /// The exporter's message.
         reason: String,
     },
+    /// A TLS file set in code (or one that changed after the configuration was read) cannot be used.
+    #[error("the OTLP {signal} exporter's TLS file {path:?} cannot be used: {reason}")]
+    Tls {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The small runtime that drives gRPC export could not start.
     #[error("could not start the export runtime: {0}")]
     Runtime(#[source] std::io::Error),

@@ -28,10 +28,11 @@ mod selfobs;
 mod shutdown;
 mod subscriber;
 mod telemetry;
+mod tls;
 
 pub use config::{
     BatchSettings, Compression, Config, ConfigWarning, Exporter, HistogramAggregation, Limits, LogFormat, ParentRoot,
-    Propagator, Protocol, ResolvedOtlp, Sampler, Signal, Temporality,
+    Propagator, Protocol, ResolvedOtlp, Sampler, Signal, Temporality, TlsFiles,
 };
 pub use error::Error;
 #[cfg(feature = "http")]

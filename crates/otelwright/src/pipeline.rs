@@ -17,6 +17,8 @@ use crate::config::{
 };
 use crate::limits::TruncatingSpanExporter;
 use crate::selfobs::{self, CountingMetricExporter, Stats};
+#[cfg(feature = "tls")]
+use crate::tls;
 
 /// The built providers plus the runtime that drives the gRPC exporters.
 pub(crate) struct Providers {
@@ -67,11 +69,13 @@ fn resolved(config: &Config, signal: Signal) -> Result<ResolvedOtlp, Error> {
         Signal::Metrics => otlp.timeout = otlp.timeout.min(config.metric_timeout),
     }
     // Environment endpoints were validated when read; code endpoints are checked here, where failing is allowed.
-    crate::config::validate_endpoint(&otlp.endpoint).map_err(|reason| Error::InvalidEndpoint {
-        signal: signal.as_str(),
-        endpoint: otlp.endpoint.clone(),
-        reason,
-    })?;
+    for endpoint in config.otlp.code_endpoints(signal).chain([otlp.endpoint.as_str()]) {
+        crate::config::validate_endpoint(endpoint).map_err(|reason| Error::InvalidEndpoint {
+            signal: signal.as_str(),
+            endpoint: endpoint.to_owned(),
+            reason,
+        })?;
+    }
     Ok(otlp)
 }
 
@@ -79,7 +83,7 @@ fn exporter_error(signal: Signal) -> impl FnOnce(opentelemetry_otlp::ExporterBui
     move |e| Error::Exporter { signal: signal.as_str(), reason: e.to_string() }
 }
 
-fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp) -> B {
+fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp, signal: Signal) -> Result<B, Error> {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (k, v) in &o.headers {
         if let (Ok(k), Ok(v)) = (k.parse::<tonic::metadata::MetadataKey<_>>(), v.parse()) {
@@ -87,13 +91,20 @@ fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp) ->
         }
     }
     let builder = builder.with_endpoint(&o.endpoint).with_timeout(o.timeout).with_metadata(metadata);
-    match o.compression {
+    #[cfg(feature = "tls")]
+    let builder = match tls_pems(o, signal)? {
+        Some(pems) => builder.with_tls_config(tls::grpc(pems)),
+        None => builder,
+    };
+    #[cfg(not(feature = "tls"))]
+    let _ = signal;
+    Ok(match o.compression {
         Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         Compression::None => builder,
-    }
+    })
 }
 
-fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp) -> B {
+fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp, signal: Signal) -> Result<B, Error> {
     let protocol = match o.protocol {
         Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
         _ => opentelemetry_otlp::Protocol::HttpBinary,
@@ -101,10 +112,34 @@ fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp) -> B
     let headers: HashMap<String, String> = o.headers.iter().cloned().collect();
     let builder =
         builder.with_endpoint(&o.endpoint).with_protocol(protocol).with_timeout(o.timeout).with_headers(headers);
-    match o.compression {
+    #[cfg(feature = "tls")]
+    let builder = builder.with_http_client(tls::http_client(tls_pems(o, signal)?, o.timeout, signal)?);
+    #[cfg(not(feature = "tls"))]
+    let _ = signal;
+    Ok(match o.compression {
         Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         Compression::None => builder,
+    })
+}
+
+/// The PEM contents for an `https` endpoint; `None` for `http`. The files were checked when the configuration
+/// was read; reading them again here turns a file set in code, or one that changed since, into an error.
+#[cfg(feature = "tls")]
+fn tls_pems(o: &ResolvedOtlp, signal: Signal) -> Result<Option<tls::Pems>, Error> {
+    use crate::tls::{Pem, read_pem};
+    if !o.endpoint.starts_with("https://") {
+        return Ok(None);
     }
+    let read = |path: &std::path::PathBuf, kind| {
+        read_pem(path, kind).map_err(|reason| Error::Tls { signal: signal.as_str(), path: path.clone(), reason })
+    };
+    let ca = o.tls.certificate.as_ref().map(|p| read(p, Pem::Certificates)).transpose()?;
+    // A half pair was warned about when the configuration was read; it sends no client certificate.
+    let identity = match (&o.tls.client_certificate, &o.tls.client_key) {
+        (Some(cert), Some(key)) => Some((read(cert, Pem::Certificates)?, read(key, Pem::PrivateKey)?)),
+        _ => None,
+    };
+    Ok(Some(tls::Pems { ca, identity }))
 }
 
 fn build_tracer(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkTracerProvider>, Error> {
@@ -138,8 +173,8 @@ fn build_tracer(config: &Config, resource: &Resource, stats: &Stats) -> Result<O
                 let o = resolved(config, Signal::Traces)?;
                 let e = opentelemetry_otlp::SpanExporter::builder();
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
-                    _ => http(e.with_http(), &o).build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Traces)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Traces)?.build(),
                 }
                 .map_err(exporter_error(Signal::Traces))?;
                 selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
@@ -192,8 +227,8 @@ fn build_logger(config: &Config, resource: &Resource, stats: &Stats) -> Result<O
                 let o = resolved(config, Signal::Logs)?;
                 let e = opentelemetry_otlp::LogExporter::builder();
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
-                    _ => http(e.with_http(), &o).build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Logs)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Logs)?.build(),
                 }
                 .map_err(exporter_error(Signal::Logs))?;
                 selfobs::log_pipeline(e, &stats.logs, b.max_queue_size, |e| {
@@ -237,8 +272,8 @@ fn build_meter(config: &Config, resource: &Resource, stats: &Stats) -> Result<Op
                 let o = resolved(config, Signal::Metrics)?;
                 let e = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o).build(),
-                    _ => http(e.with_http(), &o).build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Metrics)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Metrics)?.build(),
                 }
                 .map_err(exporter_error(Signal::Metrics))?;
                 let e = CountingMetricExporter { inner: e, counters: stats.metrics.clone() };

@@ -162,8 +162,10 @@ fn disabled_sdk_shuts_down_at_once() {
 
 #[test]
 fn code_endpoint_that_is_not_a_url_is_an_error() {
-    let err =
-        otelwright::build(Config::default().otlp_endpoint("localhost:4317").log_format(LogFormat::Off)).unwrap_err();
-    assert!(matches!(err, otelwright::Error::InvalidEndpoint { .. }), "{err}");
-    assert!(err.to_string().contains("localhost:4317"));
+    // `host:port` is a valid endpoint (https); a bare word and another scheme are not.
+    for bad in ["collector", "ftp://collector:4317"] {
+        let err = otelwright::build(Config::default().otlp_endpoint(bad).log_format(LogFormat::Off)).unwrap_err();
+        assert!(matches!(err, otelwright::Error::InvalidEndpoint { .. }), "{err}");
+        assert!(err.to_string().contains(bad), "{err}");
+    }
 }

@@ -5,13 +5,14 @@
 mod env;
 mod otlp;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
 
 pub use env::ConfigWarning;
 pub(crate) use env::{Env, parse_key_values};
-pub use otlp::{Compression, Protocol, ResolvedOtlp, Signal};
+pub use otlp::{Compression, Protocol, ResolvedOtlp, Signal, TlsFiles};
 pub(crate) use otlp::{OtlpSources, validate_endpoint};
 
 /// Where a signal goes.
@@ -475,7 +476,8 @@ impl Config {
     }
 
     /// The collector's base URL for all signals (`/v1/<signal>` is appended for HTTP). [`crate::init`] fails with
-    /// [`crate::Error::InvalidEndpoint`] if this is not an `http(s)` URL.
+    /// [`crate::Error::InvalidEndpoint`] if this is not an `http(s)` URL or a `host:port` (which means `https`
+    /// unless [`otlp_insecure`](Config::otlp_insecure) is set).
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
         self.otlp.code_generic.endpoint = Some(url.into());
         self
@@ -502,6 +504,28 @@ impl Config {
     /// Payload compression for all signals.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.otlp.code_generic.compression = Some(compression);
+        self
+    }
+
+    /// CA certificates (a PEM file) to trust for `https` endpoints instead of the system's trust store, for all
+    /// signals. [`crate::init`] fails with [`crate::Error::Tls`] if the file cannot be read or holds no certificate.
+    pub fn otlp_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.otlp.code_generic.tls.certificate = Some(pem_file.into());
+        self
+    }
+
+    /// A client certificate chain and its private key (PEM files) for mutual TLS, for all signals.
+    pub fn otlp_client_identity(mut self, certificate: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        let tls = &mut self.otlp.code_generic.tls;
+        tls.client_certificate = Some(certificate.into());
+        tls.client_key = Some(key.into());
+        self
+    }
+
+    /// Whether an endpoint written as `host:port` (no scheme) means `http` (`true`) or `https` (`false`, the
+    /// default), as `OTEL_EXPORTER_OTLP_INSECURE` does. Endpoints with a scheme are used as written.
+    pub fn otlp_insecure(mut self, insecure: bool) -> Self {
+        self.otlp.code_generic.insecure = Some(insecure);
         self
     }
 

@@ -1,10 +1,13 @@
 //! OTLP exporter settings: where each value comes from (code or environment, generic or per-signal) and how they
 //! resolve into one endpoint, protocol, header set, timeout and compression per signal, following the spec's rules
 //! (per-signal beats generic, code beats environment, `v1/<signal>` appended only to a generic HTTP endpoint).
+//! TLS files are read and checked here, so a bad `OTEL_EXPORTER_OTLP_CERTIFICATE` is a warning, not a failed init.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::env::{Env, parse_key_values};
+use crate::tls::Pem;
 
 /// A telemetry signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,6 +98,20 @@ pub(crate) struct OtlpSource {
     pub(crate) headers: Option<Vec<(String, String)>>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) compression: Option<Compression>,
+    pub(crate) insecure: Option<bool>,
+    pub(crate) tls: TlsFiles,
+}
+
+/// PEM files for TLS (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `_CLIENT_CERTIFICATE`, `_CLIENT_KEY`). Used only for
+/// `https` endpoints.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificates to trust instead of the system's trust store.
+    pub certificate: Option<PathBuf>,
+    /// The client's certificate chain, for mutual TLS (sent only together with `client_key`).
+    pub client_certificate: Option<PathBuf>,
+    /// The client's private key, for mutual TLS.
+    pub client_key: Option<PathBuf>,
 }
 
 /// All levels, lowest precedence first: env generic, env per-signal, code generic, code per-signal.
@@ -119,6 +136,8 @@ pub struct ResolvedOtlp {
     pub timeout: Duration,
     /// Compression.
     pub compression: Compression,
+    /// TLS files (the endpoint is `https`), each chosen by the same precedence as the other settings.
+    pub tls: TlsFiles,
 }
 
 /// The spec's default export timeout.
@@ -129,11 +148,39 @@ impl OtlpSources {
         &mut self.code_signal[signal.index()]
     }
 
+    /// The endpoints set in code that apply to `signal`, as given (environment ones were checked when read).
+    pub(crate) fn code_endpoints(&self, signal: Signal) -> impl Iterator<Item = &str> {
+        [&self.code_signal[signal.index()], &self.code_generic].into_iter().filter_map(|l| l.endpoint.as_deref())
+    }
+
     /// Reads `OTEL_EXPORTER_OTLP_*` and `OTEL_EXPORTER_OTLP_{SIGNAL}_*`.
     pub(crate) fn read_env(env: &mut Env<'_>) -> OtlpSources {
         let mut sources = OtlpSources { env_generic: read_level(env, "OTEL_EXPORTER_OTLP"), ..Default::default() };
         for signal in Signal::ALL {
             sources.env_signal[signal.index()] = read_level(env, &format!("OTEL_EXPORTER_OTLP_{}", signal.env_infix()));
+        }
+        // A client certificate without its key (or the reverse) cannot be used: say so once, naming the variable
+        // that is missing at the level that set the other half.
+        let mut warned = Vec::new();
+        for signal in Signal::ALL {
+            let (own, generic) = (&sources.env_signal[signal.index()].tls, &sources.env_generic.tls);
+            let cert = own.client_certificate.as_ref().or(generic.client_certificate.as_ref());
+            let key = own.client_key.as_ref().or(generic.client_key.as_ref());
+            let (set, missing) = match (cert, key) {
+                (Some(c), None) => (c, "CLIENT_KEY"),
+                (None, Some(k)) => (k, "CLIENT_CERTIFICATE"),
+                _ => continue,
+            };
+            let own_level = own.client_certificate.is_some() || own.client_key.is_some();
+            let var = match own_level {
+                true => format!("OTEL_EXPORTER_OTLP_{}_{missing}", signal.env_infix()),
+                false => format!("OTEL_EXPORTER_OTLP_{missing}"),
+            };
+            if !warned.contains(&var) {
+                let reason = format!("unset while {} is set; no client certificate is sent", set.display());
+                env.warn(&var, "", reason);
+                warned.push(var);
+            }
         }
         sources
     }
@@ -143,20 +190,43 @@ impl OtlpSources {
         let i = signal.index();
         let levels = [&self.code_signal[i], &self.code_generic, &self.env_signal[i], &self.env_generic];
         let pick = |f: &dyn Fn(&OtlpSource) -> bool| levels.iter().position(|l| f(l));
+        let first = |f: &dyn Fn(&OtlpSource) -> Option<PathBuf>| levels.iter().find_map(|l| f(l));
         let protocol = pick(&|l| l.protocol.is_some()).and_then(|p| levels[p].protocol).unwrap_or_default();
+        let insecure = pick(&|l| l.insecure.is_some()).and_then(|p| levels[p].insecure).unwrap_or(false);
         let endpoint = match pick(&|l| l.endpoint.is_some()) {
             // A per-signal endpoint is used as is.
-            Some(p @ (0 | 2)) => levels[p].endpoint.clone().unwrap_or_default(),
-            Some(p) => with_signal_path(levels[p].endpoint.as_deref().unwrap_or_default(), protocol, signal),
+            Some(p @ (0 | 2)) => with_scheme(levels[p].endpoint.as_deref().unwrap_or_default(), insecure),
+            Some(p) => with_signal_path(
+                &with_scheme(levels[p].endpoint.as_deref().unwrap_or_default(), insecure),
+                protocol,
+                signal,
+            ),
             None => with_signal_path(protocol.default_endpoint(), protocol, signal),
         };
         ResolvedOtlp {
+            tls: TlsFiles {
+                certificate: first(&|l| l.tls.certificate.clone()),
+                client_certificate: first(&|l| l.tls.client_certificate.clone()),
+                client_key: first(&|l| l.tls.client_key.clone()),
+            },
             protocol,
             endpoint,
             headers: pick(&|l| l.headers.is_some()).and_then(|p| levels[p].headers.clone()).unwrap_or_default(),
             timeout: pick(&|l| l.timeout.is_some()).and_then(|p| levels[p].timeout).unwrap_or(DEFAULT_TIMEOUT),
             compression: pick(&|l| l.compression.is_some()).and_then(|p| levels[p].compression).unwrap_or_default(),
         }
+    }
+}
+
+/// An endpoint given as `host:port` gets `https://`, or `http://` when `OTEL_EXPORTER_OTLP_INSECURE` is true (the
+/// spec's rule for gRPC, applied to every protocol so one endpoint spelling means one thing).
+fn with_scheme(endpoint: &str, insecure: bool) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else if insecure {
+        format!("http://{endpoint}")
+    } else {
+        format!("https://{endpoint}")
     }
 }
 
@@ -174,20 +244,27 @@ fn with_signal_path(base: &str, protocol: Protocol, signal: Signal) -> String {
     url
 }
 
-/// Checks that an endpoint is an absolute `http`/`https` URL with a host. Returns the reason when it is not.
+/// Checks that an endpoint is an absolute `http`/`https` URL with a host, or a scheme-less `host:port` (which
+/// [`with_scheme`] completes). Returns the reason when it is neither.
 pub(crate) fn validate_endpoint(raw: &str) -> Result<String, String> {
-    let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+    let raw = raw.trim();
+    let scheme_less = !raw.contains("://");
+    let with_scheme = if scheme_less { format!("http://{raw}") } else { raw.to_owned() };
+    let url = url::Url::parse(&with_scheme).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("scheme {:?} is not http or https", url.scheme()));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("the URL has no host".to_owned());
     }
-    if url.scheme() == "https" {
-        return Err("https endpoints need TLS, which this build of otelwright does not include yet".to_owned());
+    if scheme_less && url.port().is_none() {
+        return Err("an endpoint without a scheme must be host:port".to_owned());
+    }
+    if url.scheme() == "https" && !cfg!(feature = "tls") && !scheme_less {
+        return Err("https endpoints need otelwright's `tls` feature, which this build leaves out".to_owned());
     }
     // Keep the user's spelling (no normalisation beyond what the spec asks): trim only.
-    Ok(raw.trim().to_owned())
+    Ok(raw.to_owned())
 }
 
 /// Header names must be valid HTTP header names (gRPC metadata keys are lowercase ASCII).
@@ -225,7 +302,26 @@ fn read_level(env: &mut Env<'_>, prefix: &str) -> OtlpSource {
         "none" => Some(Compression::None),
         _ => None,
     });
+    src.insecure = env.bool(&format!("{prefix}_INSECURE"));
+    src.tls.certificate =
+        tls_file(env, &format!("{prefix}_CERTIFICATE"), Pem::Certificates, "using the system's roots");
+    src.tls.client_certificate =
+        tls_file(env, &format!("{prefix}_CLIENT_CERTIFICATE"), Pem::Certificates, "no client certificate is sent");
+    src.tls.client_key =
+        tls_file(env, &format!("{prefix}_CLIENT_KEY"), Pem::PrivateKey, "no client certificate is sent");
     src
+}
+
+/// A PEM file named by `var`, kept only when it reads and parses; otherwise a warning saying what happens instead.
+fn tls_file(env: &mut Env<'_>, var: &str, kind: Pem, fallback: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env.string(var)?);
+    match crate::tls::read_pem(&path, kind) {
+        Ok(_) => Some(path),
+        Err(reason) => {
+            env.warn(var, &path.display().to_string(), format!("{reason}; {fallback}"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -330,5 +426,50 @@ mod tests {
         assert_eq!(t.compression, Compression::None);
         assert!(t.headers.is_empty());
         assert_eq!(s.resolve(Signal::Logs).headers, vec![("ok".into(), "2".into())]);
+    }
+
+    #[test]
+    fn scheme_less_endpoint_is_https_unless_insecure() {
+        let (s, w) =
+            sources(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.resolve(Signal::Traces).endpoint, "https://collector:4317");
+        let (s, w) = sources(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "true"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "logs:4318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_INSECURE", "false"),
+        ]);
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.resolve(Signal::Traces).endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(s.resolve(Signal::Logs).endpoint, "https://logs:4318");
+        // A scheme always wins over INSECURE.
+        let (s, _) =
+            sources(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://c:4318"), ("OTEL_EXPORTER_OTLP_INSECURE", "true")]);
+        assert_eq!(s.resolve(Signal::Metrics).endpoint, "https://c:4318/v1/metrics");
+    }
+
+    #[test]
+    fn bad_tls_settings_warn_and_fall_back() {
+        let (s, w) = sources(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector"),
+            ("OTEL_EXPORTER_OTLP_INSECURE", "yes"),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"),
+            ("OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "/nonexistent/key.pem"),
+            ("OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE", "/"),
+        ]);
+        assert_eq!(
+            w,
+            [
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_INSECURE",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                "OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE",
+            ]
+        );
+        let t = s.resolve(Signal::Traces);
+        assert_eq!(t.tls, TlsFiles::default());
+        assert_eq!(t.endpoint, "http://localhost:4318/v1/traces");
     }
 }

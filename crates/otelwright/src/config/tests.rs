@@ -122,9 +122,12 @@ fn bad_values_warn_once_and_fall_back() {
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0", |c| c.limits.span_attribute_value_length.is_none()),
         ("OTEL_RESOURCE_ATTRIBUTES", "a=1,b=%zz", |c| c.env_resource.is_empty()),
         ("OTEL_RESOURCE_ATTRIBUTES", "just-a-word", |c| c.env_resource.is_empty()),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317", |c| {
+        // `host:port` is allowed (it means https), a bare host is not.
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector", |c| {
             c.otlp(Signal::Traces).endpoint == "http://localhost:4318/v1/traces"
         }),
+        ("OTEL_EXPORTER_OTLP_INSECURE", "yes", |c| c.otlp(Signal::Traces).endpoint.starts_with("http://")),
+        ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem", |c| c.otlp(Signal::Traces).tls.certificate.is_none()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift", |c| c.otlp(Signal::Traces).protocol == Protocol::HttpProtobuf),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten", |c| c.otlp(Signal::Logs).timeout == Duration::from_secs(10)),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zip", |c| c.otlp(Signal::Logs).compression == Compression::None),
@@ -181,7 +184,7 @@ mod properties {
 
     use super::*;
 
-    const VARS: [&str; 24] = [
+    const VARS: [&str; 27] = [
         "OTEL_SDK_DISABLED",
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -197,6 +200,9 @@ mod properties {
         "OTEL_EXPORTER_OTLP_HEADERS",
         "OTEL_EXPORTER_OTLP_TIMEOUT",
         "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
         "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
         "OTEL_BSP_SCHEDULE_DELAY",
         "OTEL_BSP_MAX_QUEUE_SIZE",

@@ -1,0 +1,154 @@
+//! PEM files for OTLP over TLS: read once when the configuration is read (so a bad file is a warning naming the
+//! variable) and again when the exporters are built.
+
+use std::path::Path;
+
+/// What a PEM file must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pem {
+    /// One or more `CERTIFICATE` sections (a CA bundle or a client's chain).
+    Certificates,
+    /// One private key (PKCS#8, PKCS#1 or SEC1).
+    PrivateKey,
+}
+
+/// Larger than any certificate bundle in practice; a guard against pointing the variable at the wrong file.
+const MAX_PEM_BYTES: u64 = 4 << 20;
+
+/// Reads `path` and checks that it holds what `kind` asks for. The error is a short reason for a warning.
+pub(crate) fn read_pem(path: &Path, kind: Pem) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read the file ({e})");
+    // Only regular files: a device (`/dev/zero`) or a FIFO would never end or never open.
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes)).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(format!("the file is over {MAX_PEM_BYTES} bytes, too large for PEM certificates or a key"));
+    }
+    check(&bytes, kind)?;
+    Ok(bytes)
+}
+
+#[cfg(feature = "tls")]
+fn check(bytes: &[u8], kind: Pem) -> Result<(), String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    match kind {
+        Pem::Certificates => {
+            let mut count = 0;
+            for cert in CertificateDer::pem_slice_iter(bytes) {
+                cert.map_err(|e| format!("not a valid PEM certificate file ({e})"))?;
+                count += 1;
+            }
+            if count == 0 {
+                return Err("no PEM CERTIFICATE section in the file".to_owned());
+            }
+            Ok(())
+        }
+        Pem::PrivateKey => PrivateKeyDer::from_pem_slice(bytes)
+            .map(drop)
+            .map_err(|e| format!("no usable PEM private key in the file ({e})")),
+    }
+}
+
+/// The PEM contents one `https` exporter is built with.
+#[cfg(feature = "tls")]
+pub(crate) struct Pems {
+    /// Trusted CAs replacing the system's trust store.
+    pub(crate) ca: Option<Vec<u8>>,
+    /// Client certificate chain and key, for mutual TLS.
+    pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+/// tonic's TLS settings: the given CAs or the system's trust store, and the client identity.
+#[cfg(feature = "tls")]
+pub(crate) fn grpc(pems: Pems) -> tonic::transport::ClientTlsConfig {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let config = match pems.ca {
+        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
+        None => ClientTlsConfig::new().with_native_roots(),
+    };
+    match pems.identity {
+        Some((cert, key)) => config.identity(Identity::from_pem(cert, key)),
+        None => config,
+    }
+}
+
+/// The blocking reqwest client the OTLP/HTTP exporter sends with. For `https` (`pems` is `Some`) it trusts the
+/// given CAs (only them) or the system's trust store, and presents the client identity. For `http` it trusts
+/// nothing: it never needs to, and loading the system's trust store (about 13 ms here) would be most of `init`.
+/// Built on its own thread: the blocking client starts a runtime of its own, which must not happen inside the
+/// caller's async context.
+#[cfg(feature = "tls")]
+pub(crate) fn http_client(
+    pems: Option<Pems>,
+    timeout: std::time::Duration,
+    signal: crate::Signal,
+) -> Result<reqwest::blocking::Client, crate::Error> {
+    let failed = |reason: String| crate::Error::Exporter { signal: signal.as_str(), reason };
+    let build = move || -> Result<reqwest::blocking::Client, String> {
+        let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
+        let Some(pems) = pems else {
+            return builder.tls_certs_only([]).build().map_err(|e| format!("the HTTP client could not be built: {e}"));
+        };
+        if let Some(ca) = pems.ca {
+            let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("CA certificates: {e}"))?;
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some((cert, key)) = pems.identity {
+            let identity = reqwest::Identity::from_pem(&[cert, b"\n".to_vec(), key].concat())
+                .map_err(|e| format!("client certificate and key: {e}"))?;
+            builder = builder.identity(identity);
+        }
+        builder.build().map_err(|e| format!("the HTTPS client could not be built: {e}"))
+    };
+    std::thread::Builder::new()
+        .name("otelwright-tls-client".into())
+        .spawn(build)
+        .map_err(|e| failed(format!("could not start a thread to build the HTTPS client: {e}")))?
+        .join()
+        .map_err(|_| failed("building the HTTPS client panicked".to_owned()))?
+        .map_err(failed)
+}
+
+#[cfg(not(feature = "tls"))]
+fn check(_: &[u8], _: Pem) -> Result<(), String> {
+    Err("this build of otelwright leaves out the `tls` feature".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, contents: &[u8]) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("otelwright-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    #[test]
+    fn missing_empty_and_wrong_files_are_refused_with_a_reason() {
+        let missing = read_pem(Path::new("/nonexistent/ca.pem"), Pem::Certificates).unwrap_err();
+        assert!(missing.contains("cannot read"), "{missing}");
+        let empty = read_pem(&file("empty.pem", b""), Pem::Certificates).unwrap_err();
+        assert!(empty.contains("no PEM CERTIFICATE"), "{empty}");
+        let text = read_pem(&file("text.pem", b"hello\n"), Pem::PrivateKey).unwrap_err();
+        assert!(text.contains("private key"), "{text}");
+        let broken = b"-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n";
+        let broken = read_pem(&file("broken.pem", broken), Pem::Certificates).unwrap_err();
+        assert!(broken.contains("not a valid PEM"), "{broken}");
+    }
+
+    #[test]
+    fn directories_and_devices_are_refused() {
+        for path in [std::env::temp_dir(), "/dev/zero".into()] {
+            let reason = read_pem(&path, Pem::Certificates).unwrap_err();
+            assert!(reason.contains("regular file"), "{}: {reason}", path.display());
+        }
+    }
+}
