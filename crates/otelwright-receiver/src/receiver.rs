@@ -14,7 +14,7 @@ use crate::fault::Fault;
 use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
 use crate::store::Store;
 use crate::tls::{ALPN_H2, ALPN_HTTP1, ReceiverTls};
-use crate::types::{RequestInfo, WaitTimeout};
+use crate::types::{Drained, RequestInfo, WaitTimeout};
 use crate::{grpc, http};
 
 /// How long [`Receiver::shutdown`] lets open connections drain before it
@@ -245,6 +245,13 @@ impl Receiver {
     /// One entry per accepted export request, in arrival order.
     pub fn requests(&self) -> Vec<RequestInfo> {
         self.inner.store.requests()
+    }
+
+    /// Takes everything received so far and empties the receiver, for a consumer that keeps its own copy (a live
+    /// view, a counter). Unlike reading then [`clear`](Receiver::clear)ing, an export that arrives in between is
+    /// not lost: it is in this result or the next.
+    pub fn drain(&self) -> Drained {
+        self.inner.store.drain()
     }
 
     /// Forgets everything received so far (items and requests).

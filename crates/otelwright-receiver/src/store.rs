@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
-use crate::types::{RequestInfo, Signal, Transport, WaitTimeout};
+use crate::types::{Drained, RequestInfo, Signal, Transport, WaitTimeout};
 
 /// Everything received so far.
 #[derive(Debug, Default)]
@@ -48,6 +48,19 @@ impl Store {
 
     pub(crate) fn requests(&self) -> Vec<RequestInfo> {
         lock(&self.requests).clone()
+    }
+
+    /// Takes everything received so far, leaving the store empty. Each list is taken whole under its own lock, so
+    /// an export arriving meanwhile is in this result or the next, never lost and never in both.
+    pub(crate) fn drain(&self) -> Drained {
+        // A request is recorded before its items, so one export can straddle two drains: its request in one, its
+        // items in the next. Counts summed over drains are still exact.
+        Drained {
+            requests: std::mem::take(&mut *lock(&self.requests)),
+            spans: std::mem::take(&mut *lock(&self.spans)),
+            logs: std::mem::take(&mut *lock(&self.logs)),
+            metrics: std::mem::take(&mut *lock(&self.metrics)),
+        }
     }
 
     pub(crate) fn clear(&self) {

@@ -91,3 +91,16 @@ pub struct WaitTimeout {
     /// How many of them were in the store at the deadline.
     pub seen: usize,
 }
+
+/// Everything a receiver held when [`Receiver::drain`](crate::Receiver::drain) took it.
+#[derive(Debug, Clone, Default)]
+pub struct Drained {
+    /// One entry per accepted export request, in arrival order.
+    pub requests: Vec<RequestInfo>,
+    /// Spans, in arrival order.
+    pub spans: Vec<crate::ReceivedSpan>,
+    /// Log records, in arrival order.
+    pub logs: Vec<crate::ReceivedLog>,
+    /// Metrics, in arrival order (each export of a metric is a separate item).
+    pub metrics: Vec<crate::ReceivedMetric>,
+}

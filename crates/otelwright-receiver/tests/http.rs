@@ -408,3 +408,44 @@ async fn json_body(response: reqwest::Response) -> serde_json::Value {
     let bytes = response.bytes().await.expect("body");
     serde_json::from_slice(&bytes).expect("json body")
 }
+
+/// Draining while exports arrive loses nothing and counts nothing twice: 4 senders post 50 exports each while the
+/// test drains in a loop; the drains add up to exactly 200 spans and 200 requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_while_exports_arrive_loses_nothing() {
+    let receiver = Receiver::start().await.expect("start");
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let receiver = receiver.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let body = common::traces("drain-svc", &format!("span-{sender}-{i}")).encode_to_vec();
+                    let response = post(&receiver, "/v1/traces", Some(PROTOBUF), None, body).await;
+                    assert_eq!(response.status(), 200);
+                }
+            })
+        })
+        .collect();
+    let (mut spans, mut requests) = (std::collections::HashSet::new(), 0);
+    let mut drains = 0;
+    while !senders.iter().all(|s| s.is_finished()) {
+        let drained = receiver.drain();
+        requests += drained.requests.len();
+        for span in drained.spans {
+            assert!(spans.insert(span.name().to_owned()), "{} drained twice", span.name());
+        }
+        drains += 1;
+        tokio::task::yield_now().await;
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let last = receiver.drain();
+    requests += last.requests.len();
+    for span in last.spans {
+        assert!(spans.insert(span.name().to_owned()), "{} drained twice", span.name());
+    }
+    assert_eq!(spans.len(), 200, "after {drains} drains");
+    assert_eq!(requests, 200);
+    assert!(receiver.spans().is_empty() && receiver.requests().is_empty(), "drain leaves the receiver empty");
+}

@@ -81,9 +81,7 @@ pub(crate) async fn run(args: ReceiverArgs) -> anyhow::Result<()> {
 
 /// Adds what arrived since the last drain to `seen`, then forgets it.
 fn drain(receiver: &Receiver, seen: &mut Received) {
-    let requests = receiver.requests();
-    receiver.clear();
-    for r in requests {
+    for r in receiver.drain().requests {
         seen.requests += 1;
         let items = r.items as u64;
         match r.signal {

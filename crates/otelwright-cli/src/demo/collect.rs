@@ -72,11 +72,10 @@ fn service(resource_str: Option<String>) -> String {
 }
 
 impl Collected {
-    /// Moves what the receiver holds into this state and clears the receiver.
+    /// Moves what the receiver holds into this state (the receiver is left empty; nothing arriving meanwhile is
+    /// lost).
     pub(crate) fn absorb(&mut self, receiver: &Receiver) {
-        let (spans, logs, metrics, requests) =
-            (receiver.spans(), receiver.logs(), receiver.metrics(), receiver.requests());
-        receiver.clear();
+        let otelwright_receiver::Drained { requests, spans, logs, metrics } = receiver.drain();
         self.totals.metric_exports += requests.iter().filter(|r| r.signal == Signal::Metrics).count() as u64;
         for span in spans {
             self.add_span(span);
