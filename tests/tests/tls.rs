@@ -151,7 +151,7 @@ async fn mutual_tls_without_a_client_certificate_delivers_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_outside_the_configured_ca_is_refused() {
+async fn a_server_outside_the_trusted_roots_is_refused() {
     let (server_pki, _) = pki("untrusted-server");
     let (_, other_files) = pki("other-ca");
     let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::server_only(&server_pki)).await.unwrap();
@@ -164,6 +164,17 @@ async fn a_server_outside_the_configured_ca_is_refused() {
         ]);
         emit(&t, case);
         assert_nothing_arrives(&receiver, &t, case).await;
+        t.shutdown().await;
+    }
+    // Without a CA file the system's trust store is used, and the throwaway CA is not in it.
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+        let case = protocol_name(protocol);
+        let t = telemetry(vec![
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", case.to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(&receiver, protocol)),
+        ]);
+        emit(&t, case);
+        assert_nothing_arrives(&receiver, &t, &format!("{case}, system trust store")).await;
         t.shutdown().await;
     }
 }

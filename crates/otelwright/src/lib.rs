@@ -55,7 +55,7 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
     if tracing::dispatcher::has_been_set() {
         return Err(Error::SubscriberAlreadySet);
     }
-    let telemetry = assemble(&config, true)?;
+    let (telemetry, warnings) = assemble(&config, true)?;
     opentelemetry::global::set_text_map_propagator(propagation::composite(&config.propagators));
     if let Some(p) = telemetry.tracer_provider() {
         opentelemetry::global::set_tracer_provider(p.clone());
@@ -67,7 +67,7 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
     if tracing::dispatcher::set_global_default(telemetry.dispatch().clone()).is_err() {
         return Err(Error::SubscriberAlreadySet);
     }
-    log_warnings(&config);
+    log_warnings(&config, &warnings);
     Ok(telemetry)
 }
 
@@ -75,8 +75,8 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 /// `tracing::dispatcher::with_default` and [`Telemetry::meter`]. For tests and for hosts that manage their own
 /// subscriber. Configuration warnings are logged through the returned dispatch.
 pub fn build(config: Config) -> Result<Telemetry, Error> {
-    let telemetry = assemble(&config, false)?;
-    tracing::dispatcher::with_default(telemetry.dispatch(), || log_warnings(&config));
+    let (telemetry, warnings) = assemble(&config, false)?;
+    tracing::dispatcher::with_default(telemetry.dispatch(), || log_warnings(&config, &warnings));
     Ok(telemetry)
 }
 
@@ -87,15 +87,17 @@ pub fn propagator(
     propagation::composite(&config.propagators)
 }
 
-fn assemble(config: &Config, global: bool) -> Result<Telemetry, Error> {
+/// The telemetry, and the warnings found while building it (beyond those the configuration found reading).
+fn assemble(config: &Config, global: bool) -> Result<(Telemetry, Vec<ConfigWarning>), Error> {
     let resource = resource::build(config);
-    let providers = pipeline::build(config, &resource)?;
+    let mut providers = pipeline::build(config, &resource)?;
+    let warnings = std::mem::take(&mut providers.warnings);
     let dispatch = subscriber::build(config, &providers, std::io::stdout);
-    Ok(Telemetry::new(providers, dispatch, resource, config.shutdown_timeout, global))
+    Ok((Telemetry::new(providers, dispatch, resource, config.shutdown_timeout, global), warnings))
 }
 
-fn log_warnings(config: &Config) {
-    for w in config.warnings() {
+fn log_warnings(config: &Config, found_building: &[ConfigWarning]) {
+    for w in config.warnings().iter().chain(found_building) {
         tracing::warn!(variable = %w.variable, value = %w.value, reason = %w.reason, "otelwright configuration: {w}");
     }
 }

@@ -10,7 +10,6 @@ use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SpanLimits};
 
-use crate::Error;
 use crate::config::{
     BatchSettings, Compression, Config, Exporter, HistogramAggregation, ParentRoot, Protocol, ResolvedOtlp, Sampler,
     Signal, Temporality,
@@ -19,6 +18,7 @@ use crate::limits::TruncatingSpanExporter;
 use crate::selfobs::{self, CountingMetricExporter, Stats};
 #[cfg(feature = "tls")]
 use crate::tls;
+use crate::{ConfigWarning, Error};
 
 /// The built providers plus the runtime that drives the gRPC exporters.
 pub(crate) struct Providers {
@@ -27,6 +27,8 @@ pub(crate) struct Providers {
     pub(crate) logger: Option<SdkLoggerProvider>,
     pub(crate) runtime: Option<tokio::runtime::Runtime>,
     pub(crate) stats: Stats,
+    /// Problems found while building that the configuration could not see (an empty system trust store).
+    pub(crate) warnings: Vec<ConfigWarning>,
 }
 
 pub(crate) fn build(config: &Config, resource: &Resource) -> Result<Providers, Error> {
@@ -49,14 +51,15 @@ pub(crate) fn build(config: &Config, resource: &Resource) -> Result<Providers, E
     let _entered = runtime.as_ref().map(|rt| rt.enter());
 
     let stats = Stats::new();
-    let tracer = build_tracer(config, resource, &stats)?;
-    let logger = build_logger(config, resource, &stats)?;
-    let meter = build_meter(config, resource, &stats)?;
+    let mut warnings = Vec::new();
+    let tracer = build_tracer(config, resource, &stats, &mut warnings)?;
+    let logger = build_logger(config, resource, &stats, &mut warnings)?;
+    let meter = build_meter(config, resource, &stats, &mut warnings)?;
     drop(_entered);
     if let Some(m) = &meter {
         stats.register(m);
     }
-    Ok(Providers { tracer, meter, logger, runtime, stats })
+    Ok(Providers { tracer, meter, logger, runtime, stats, warnings })
 }
 
 fn resolved(config: &Config, signal: Signal) -> Result<ResolvedOtlp, Error> {
@@ -83,7 +86,12 @@ fn exporter_error(signal: Signal) -> impl FnOnce(opentelemetry_otlp::ExporterBui
     move |e| Error::Exporter { signal: signal.as_str(), reason: e.to_string() }
 }
 
-fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp, signal: Signal) -> Result<B, Error> {
+fn tonic<B: WithExportConfig + WithTonicConfig>(
+    builder: B,
+    o: &ResolvedOtlp,
+    signal: Signal,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<B, Error> {
     let mut metadata = tonic::metadata::MetadataMap::new();
     for (k, v) in &o.headers {
         if let (Ok(k), Ok(v)) = (k.parse::<tonic::metadata::MetadataKey<_>>(), v.parse()) {
@@ -92,19 +100,24 @@ fn tonic<B: WithExportConfig + WithTonicConfig>(builder: B, o: &ResolvedOtlp, si
     }
     let builder = builder.with_endpoint(&o.endpoint).with_timeout(o.timeout).with_metadata(metadata);
     #[cfg(feature = "tls")]
-    let builder = match tls_pems(o, signal)? {
-        Some(pems) => builder.with_tls_config(tls::grpc(pems)),
+    let builder = match tls_pems(o, signal, warnings)? {
+        Some(pems) => builder.with_tls_config(tls::grpc(pems, tls::system_roots)),
         None => builder,
     };
     #[cfg(not(feature = "tls"))]
-    let _ = signal;
+    let _ = (signal, warnings);
     Ok(match o.compression {
         Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         Compression::None => builder,
     })
 }
 
-fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp, signal: Signal) -> Result<B, Error> {
+fn http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    o: &ResolvedOtlp,
+    signal: Signal,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<B, Error> {
     let protocol = match o.protocol {
         Protocol::HttpJson => opentelemetry_otlp::Protocol::HttpJson,
         _ => opentelemetry_otlp::Protocol::HttpBinary,
@@ -113,9 +126,14 @@ fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp, sign
     let builder =
         builder.with_endpoint(&o.endpoint).with_protocol(protocol).with_timeout(o.timeout).with_headers(headers);
     #[cfg(feature = "tls")]
-    let builder = builder.with_http_client(tls::http_client(tls_pems(o, signal)?, o.timeout, signal)?);
+    let builder = builder.with_http_client(tls::http_client(
+        tls_pems(o, signal, warnings)?,
+        tls::system_roots,
+        o.timeout,
+        signal,
+    )?);
     #[cfg(not(feature = "tls"))]
-    let _ = signal;
+    let _ = (signal, warnings);
     Ok(match o.compression {
         Compression::Gzip => builder.with_compression(opentelemetry_otlp::Compression::Gzip),
         Compression::None => builder,
@@ -125,7 +143,7 @@ fn http<B: WithExportConfig + WithHttpConfig>(builder: B, o: &ResolvedOtlp, sign
 /// The PEM contents for an `https` endpoint; `None` for `http`. The files were checked when the configuration
 /// was read; reading them again here turns a file set in code, or one that changed since, into an error.
 #[cfg(feature = "tls")]
-fn tls_pems(o: &ResolvedOtlp, signal: Signal) -> Result<Option<tls::Pems>, Error> {
+fn tls_pems(o: &ResolvedOtlp, signal: Signal, warnings: &mut Vec<ConfigWarning>) -> Result<Option<tls::Pems>, Error> {
     use crate::tls::{Pem, read_pem};
     if !o.endpoint.starts_with("https://") {
         return Ok(None);
@@ -139,10 +157,20 @@ fn tls_pems(o: &ResolvedOtlp, signal: Signal) -> Result<Option<tls::Pems>, Error
         (Some(cert), Some(key)) => Some((read(cert, Pem::Certificates)?, read(key, Pem::PrivateKey)?)),
         _ => None,
     };
-    Ok(Some(tls::Pems { ca, identity }))
+    let pems = tls::Pems { ca, identity };
+    if let Some(reason) = tls::missing_roots_warning(&pems, tls::system_roots) {
+        let variable = format!("OTEL_EXPORTER_OTLP_{}_CERTIFICATE", signal.env_infix());
+        warnings.push(ConfigWarning { variable, value: String::new(), reason });
+    }
+    Ok(Some(pems))
 }
 
-fn build_tracer(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkTracerProvider>, Error> {
+fn build_tracer(
+    config: &Config,
+    resource: &Resource,
+    stats: &Stats,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Option<SdkTracerProvider>, Error> {
     let exporters = config.signal_exporters(Signal::Traces);
     if exporters.is_empty() {
         return Ok(None);
@@ -173,8 +201,8 @@ fn build_tracer(config: &Config, resource: &Resource, stats: &Stats) -> Result<O
                 let o = resolved(config, Signal::Traces)?;
                 let e = opentelemetry_otlp::SpanExporter::builder();
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Traces)?.build(),
-                    _ => http(e.with_http(), &o, Signal::Traces)?.build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Traces, warnings)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Traces, warnings)?.build(),
                 }
                 .map_err(exporter_error(Signal::Traces))?;
                 selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
@@ -207,7 +235,12 @@ fn sdk_sampler(s: Sampler) -> opentelemetry_sdk::trace::Sampler {
     }
 }
 
-fn build_logger(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkLoggerProvider>, Error> {
+fn build_logger(
+    config: &Config,
+    resource: &Resource,
+    stats: &Stats,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Option<SdkLoggerProvider>, Error> {
     let exporters = config.signal_exporters(Signal::Logs);
     if exporters.is_empty() {
         return Ok(None);
@@ -227,8 +260,8 @@ fn build_logger(config: &Config, resource: &Resource, stats: &Stats) -> Result<O
                 let o = resolved(config, Signal::Logs)?;
                 let e = opentelemetry_otlp::LogExporter::builder();
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Logs)?.build(),
-                    _ => http(e.with_http(), &o, Signal::Logs)?.build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Logs, warnings)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Logs, warnings)?.build(),
                 }
                 .map_err(exporter_error(Signal::Logs))?;
                 selfobs::log_pipeline(e, &stats.logs, b.max_queue_size, |e| {
@@ -256,7 +289,12 @@ fn sdk_temporality(t: Temporality) -> opentelemetry_sdk::metrics::Temporality {
     }
 }
 
-fn build_meter(config: &Config, resource: &Resource, stats: &Stats) -> Result<Option<SdkMeterProvider>, Error> {
+fn build_meter(
+    config: &Config,
+    resource: &Resource,
+    stats: &Stats,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Option<SdkMeterProvider>, Error> {
     let exporters = config.signal_exporters(Signal::Metrics);
     if config.sdk_disabled || (exporters.is_empty() && config.meter_hooks.is_empty()) {
         return Ok(None);
@@ -272,8 +310,8 @@ fn build_meter(config: &Config, resource: &Resource, stats: &Stats) -> Result<Op
                 let o = resolved(config, Signal::Metrics)?;
                 let e = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
                 let e = match o.protocol {
-                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Metrics)?.build(),
-                    _ => http(e.with_http(), &o, Signal::Metrics)?.build(),
+                    Protocol::Grpc => tonic(e.with_tonic(), &o, Signal::Metrics, warnings)?.build(),
+                    _ => http(e.with_http(), &o, Signal::Metrics, warnings)?.build(),
                 }
                 .map_err(exporter_error(Signal::Metrics))?;
                 let e = CountingMetricExporter { inner: e, counters: stats.metrics.clone() };

@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+#[cfg(feature = "tls")]
+use rustls::pki_types::CertificateDer;
+
 /// What a PEM file must hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Pem {
@@ -34,8 +37,8 @@ pub(crate) fn read_pem(path: &Path, kind: Pem) -> Result<Vec<u8>, String> {
 
 #[cfg(feature = "tls")]
 fn check(bytes: &[u8], kind: Pem) -> Result<(), String> {
+    use rustls::pki_types::PrivateKeyDer;
     use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     match kind {
         Pem::Certificates => {
             let mut count = 0;
@@ -63,13 +66,41 @@ pub(crate) struct Pems {
     pub(crate) identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
-/// tonic's TLS settings: the given CAs or the system's trust store, and the client identity.
+/// Where trusted roots come from when no CA file is given: [`system_roots`], or a fixed list in tests. A function,
+/// so the store is loaded only by an exporter that needs it.
 #[cfg(feature = "tls")]
-pub(crate) fn grpc(pems: Pems) -> tonic::transport::ClientTlsConfig {
+pub(crate) type Roots = fn() -> &'static [CertificateDer<'static>];
+
+/// The system's trust store, loaded once per process (about 10 ms) and shared by every exporter.
+#[cfg(feature = "tls")]
+pub(crate) fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
+/// Why an `https` exporter without a CA file cannot verify anyone, if that is so: the system's trust store is
+/// empty (an image without a CA bundle). The exporter is still built, so the service runs; its exports fail and
+/// are counted until a CA file is configured.
+#[cfg(feature = "tls")]
+pub(crate) fn missing_roots_warning(pems: &Pems, roots: Roots) -> Option<String> {
+    (pems.ca.is_none() && roots().is_empty()).then(|| {
+        "unset, and the system's trust store is empty (no CA bundle in this image?): https exports will fail until \
+         this names a CA file"
+            .to_owned()
+    })
+}
+
+/// tonic's TLS settings: the given CAs or the system's trust store, and the client identity. Built from the
+/// shared store rather than tonic's `with_native_roots`, which reloads it per exporter and fails the build when
+/// it is empty.
+#[cfg(feature = "tls")]
+pub(crate) fn grpc(pems: Pems, roots: Roots) -> tonic::transport::ClientTlsConfig {
     use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let config = match pems.ca {
         Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
-        None => ClientTlsConfig::new().with_native_roots(),
+        None => ClientTlsConfig::new().trust_anchors(
+            roots().iter().filter_map(|cert| webpki::anchor_from_trusted_cert(cert).ok().map(|a| a.to_owned())),
+        ),
     };
     match pems.identity {
         Some((cert, key)) => config.identity(Identity::from_pem(cert, key)),
@@ -78,13 +109,14 @@ pub(crate) fn grpc(pems: Pems) -> tonic::transport::ClientTlsConfig {
 }
 
 /// The blocking reqwest client the OTLP/HTTP exporter sends with. For `https` (`pems` is `Some`) it trusts the
-/// given CAs (only them) or the system's trust store, and presents the client identity. For `http` it trusts
+/// given CAs (only them) or the system's trust store (the shared copy), and presents the client identity. For `http` it trusts
 /// nothing: it never needs to, and loading the system's trust store (about 13 ms here) would be most of `init`.
 /// Built on its own thread: the blocking client starts a runtime of its own, which must not happen inside the
 /// caller's async context.
 #[cfg(feature = "tls")]
 pub(crate) fn http_client(
     pems: Option<Pems>,
+    roots: Roots,
     timeout: std::time::Duration,
     signal: crate::Signal,
 ) -> Result<reqwest::blocking::Client, crate::Error> {
@@ -97,6 +129,11 @@ pub(crate) fn http_client(
         if let Some(ca) = pems.ca {
             let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("CA certificates: {e}"))?;
             builder = builder.tls_certs_only(certs);
+        } else {
+            // The shared store, as for gRPC (reqwest's platform verifier would load its own copy, and fail the
+            // build when the store is empty; an empty list here builds, and each export fails).
+            builder = builder
+                .tls_certs_only(roots().iter().filter_map(|cert| reqwest::Certificate::from_der(cert.as_ref()).ok()));
         }
         if let Some((cert, key)) = pems.identity {
             let identity = reqwest::Identity::from_pem(&[cert, b"\n".to_vec(), key].concat())
@@ -142,6 +179,30 @@ mod tests {
         let broken = b"-----BEGIN CERTIFICATE-----\n!!!not base64!!!\n-----END CERTIFICATE-----\n";
         let broken = read_pem(&file("broken.pem", broken), Pem::Certificates).unwrap_err();
         assert!(broken.contains("not a valid PEM"), "{broken}");
+    }
+
+    /// An image without a CA bundle: both exporters still build (the service keeps running), and it is said.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn an_empty_trust_store_builds_and_warns() {
+        use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
+        let pems = || Pems { ca: None, identity: None };
+        assert!(missing_roots_warning(&pems(), || &[]).is_some_and(|w| w.contains("trust store is empty")));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let _entered = runtime.enter();
+        let grpc = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint("https://127.0.0.1:1")
+            .with_tls_config(grpc(pems(), || &[]))
+            .build();
+        assert!(grpc.is_ok(), "{:?}", grpc.err());
+        let http = http_client(Some(pems()), || &[], std::time::Duration::from_secs(1), crate::Signal::Traces);
+        assert!(http.is_ok(), "{:?}", http.err());
+        let ca = Pems { ca: Some(Vec::new()), identity: None };
+        assert!(
+            missing_roots_warning(&ca, || panic!("the store is not loaded when a CA file is given")).is_none(),
+            "a CA file needs no system store"
+        );
     }
 
     #[test]

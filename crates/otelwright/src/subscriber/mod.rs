@@ -133,6 +133,7 @@ mod tests {
             logger: None,
             runtime: None,
             stats: crate::selfobs::Stats::new(),
+            warnings: Vec::new(),
         };
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
@@ -166,8 +167,14 @@ mod tests {
     #[test]
     fn json_lines_carry_the_request_id_of_the_context() {
         let config = Config::default().log_format(LogFormat::Json);
-        let providers =
-            Providers { tracer: None, meter: None, logger: None, runtime: None, stats: crate::selfobs::Stats::new() };
+        let providers = Providers {
+            tracer: None,
+            meter: None,
+            logger: None,
+            runtime: None,
+            stats: crate::selfobs::Stats::new(),
+            warnings: Vec::new(),
+        };
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
         let id = otelwright_http::RequestId::new();
@@ -192,6 +199,7 @@ mod tests {
             logger: None,
             runtime: None,
             stats: crate::selfobs::Stats::new(),
+            warnings: Vec::new(),
         };
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
