@@ -17,6 +17,8 @@ pub(crate) struct ClientShared {
     pub(crate) instruments: Option<ClientInstruments>,
     pub(crate) propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) known_methods: KnownMethods,
+    /// New trace ids are random: new roots get the W3C random flag.
+    pub(crate) random_trace_ids: bool,
     /// `server.address`/`server.port` for requests whose URI has no authority (a tonic `Channel` adds it inside).
     pub(crate) target: Option<(String, u16)>,
 }
@@ -80,6 +82,7 @@ pub struct HttpClientLayerBuilder {
     traces: bool,
     metrics: bool,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
+    random_trace_ids: bool,
     target: Option<(String, u16)>,
 }
 
@@ -97,6 +100,7 @@ impl Default for HttpClientLayerBuilder {
             traces: true,
             metrics: true,
             propagator: None,
+            random_trace_ids: true,
             target: None,
         }
     }
@@ -138,6 +142,17 @@ impl HttpClientLayerBuilder {
         self
     }
 
+    /// Whether the tracer's `IdGenerator` draws at least the right-most 7 bytes of every new trace id at random
+    /// (default on: the SDK's `RandomIdGenerator`, which `otelwright::init` installs, draws all 16). Then the
+    /// traces this layer starts carry the W3C random flag (`0x02`), as Trace Context Level 2 asks ("When at least
+    /// the right-most 7 bytes of the `trace-id` are randomly (or pseudo-randomly) generated, the `random-trace-id`
+    /// flag SHOULD be set to `1`"). Turn it off for a provider whose generator is not random: the flag then
+    /// promises what the ids do not keep.
+    pub fn random_trace_ids(mut self, on: bool) -> Self {
+        self.random_trace_ids = on;
+        self
+    }
+
     /// The channel target (`http://recommender:50051`) for `server.address`/`server.port` when request URIs carry
     /// only a path, as a tonic `Channel`'s do. A target that is not a URI with a host is ignored.
     pub fn target(mut self, target: &str) -> Self {
@@ -163,6 +178,7 @@ impl HttpClientLayerBuilder {
                 instruments,
                 propagator: self.propagator,
                 known_methods: KnownMethods::from_env(),
+                random_trace_ids: self.random_trace_ids,
                 target: self.target,
             }),
         }

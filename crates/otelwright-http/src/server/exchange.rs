@@ -129,7 +129,7 @@ impl ServerExchange {
                         .with_attributes(attrs),
                     &parent,
                 );
-                parent.with_span(span)
+                parent.with_span(crate::propagation::with_random_flag(span, &parent, shared.random_trace_ids))
             }
             _ => parent,
         };

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) route: Box<dyn RouteSource>,
     pub(crate) known_methods: KnownMethods,
+    /// New trace ids are random: new roots get the W3C random flag.
+    pub(crate) random_trace_ids: bool,
     pub(crate) request_id: bool,
     pub(crate) response_time: bool,
     pub(crate) slow: Option<Duration>,
@@ -104,6 +106,7 @@ pub struct HttpServerLayerBuilder {
     metrics: bool,
     body_sizes: bool,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
+    random_trace_ids: bool,
     route: Box<dyn RouteSource>,
     request_id: bool,
     response_time: bool,
@@ -146,6 +149,7 @@ impl Default for HttpServerLayerBuilder {
             metrics: true,
             body_sizes: false,
             propagator: None,
+            random_trace_ids: true,
             route: Box::new(MatchedPathRoute),
             request_id: true,
             response_time: true,
@@ -194,6 +198,17 @@ impl HttpServerLayerBuilder {
     /// Extract with this propagator instead of the global one (the strict W3C front end still runs first).
     pub fn propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
         self.propagator = Some(Box::new(propagator));
+        self
+    }
+
+    /// Whether the tracer's `IdGenerator` draws at least the right-most 7 bytes of every new trace id at random
+    /// (default on: the SDK's `RandomIdGenerator`, which `otelwright::init` installs, draws all 16). Then the
+    /// traces this layer starts carry the W3C random flag (`0x02`), as Trace Context Level 2 asks ("When at least
+    /// the right-most 7 bytes of the `trace-id` are randomly (or pseudo-randomly) generated, the `random-trace-id`
+    /// flag SHOULD be set to `1`"). Turn it off for a provider whose generator is not random: the flag then
+    /// promises what the ids do not keep.
+    pub fn random_trace_ids(mut self, on: bool) -> Self {
+        self.random_trace_ids = on;
         self
     }
 
@@ -249,6 +264,7 @@ impl HttpServerLayerBuilder {
                 propagator: self.propagator,
                 route: self.route,
                 known_methods: KnownMethods::from_env(),
+                random_trace_ids: self.random_trace_ids,
                 request_id: self.request_id,
                 response_time: self.response_time,
                 slow: self.slow,
