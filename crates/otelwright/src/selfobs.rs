@@ -53,22 +53,25 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     /// Seconds since `start` of the last drop warning, plus one (0 = never warned).
     warned_at: AtomicU64,
+    /// The same for the last export failure warning.
+    failure_warned_at: AtomicU64,
     start: Instant,
 }
 
 impl Counters {
-    fn new(signal: Signal) -> Self {
+    pub(crate) fn new(signal: Signal) -> Self {
         Counters {
             signal,
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             warned_at: AtomicU64::new(0),
+            failure_warned_at: AtomicU64::new(0),
             start: Instant::now(),
         }
     }
 
-    fn counts(&self) -> SignalCounts {
+    pub(crate) fn counts(&self) -> SignalCounts {
         SignalCounts {
             exported: self.exported.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -76,18 +79,36 @@ impl Counters {
         }
     }
 
-    fn record(&self, items: usize, result: &OTelSdkResult) {
-        let counter = if result.is_ok() { &self.exported } else { &self.failed };
+    pub(crate) fn record(&self, items: usize, exported: bool) {
+        let counter = if exported { &self.exported } else { &self.failed };
         counter.fetch_add(items as u64, Ordering::Relaxed);
     }
 
-    fn drop_one(&self) {
-        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    /// True at most once a minute per `slot`: the caller may log.
+    fn may_warn(&self, slot: &AtomicU64) -> bool {
         let now = self.start.elapsed().as_secs() + 1;
-        let last = self.warned_at.load(Ordering::Relaxed);
-        if (last == 0 || now >= last + 60)
-            && self.warned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
+        let last = slot.load(Ordering::Relaxed);
+        (last == 0 || now >= last + 60)
+            && slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// An export of otelwright's own pipeline failed after its retries: say why, at most once a minute (the SDK's
+    /// processors log their exporters' failures themselves).
+    pub(crate) fn warn_failure(&self, items: usize, reason: &str) {
+        if self.may_warn(&self.failure_warned_at) {
+            tracing::warn!(
+                otel.signal = self.signal.as_str(),
+                items,
+                failed_total = self.failed.load(Ordering::Relaxed),
+                reason,
+                "telemetry export failed: the items are lost (the collector is unreachable or refused them)"
+            );
+        }
+    }
+
+    pub(crate) fn drop_one(&self) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.may_warn(&self.warned_at) {
             tracing::warn!(
                 otel.signal = self.signal.as_str(),
                 dropped_total = total,
@@ -145,7 +166,7 @@ impl Stats {
 pub(crate) struct Occupancy(AtomicUsize);
 
 impl Occupancy {
-    fn admit(&self, capacity: usize) -> bool {
+    pub(crate) fn admit(&self, capacity: usize) -> bool {
         let before = self.0.fetch_add(1, Ordering::AcqRel);
         if before >= capacity {
             self.0.fetch_sub(1, Ordering::AcqRel);
@@ -154,7 +175,7 @@ impl Occupancy {
         true
     }
 
-    fn release(&self, items: usize) {
+    pub(crate) fn release(&self, items: usize) {
         // Never below zero, even if an export reports more than was admitted.
         let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(items)));
     }
@@ -172,7 +193,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let items = batch.len();
         let result = self.inner.export(batch).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         self.occupancy.release(items);
         result
     }
@@ -252,7 +273,7 @@ impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
     async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
         let items = batch.iter().count();
         let result = self.inner.export(batch).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         self.occupancy.release(items);
         result
     }
@@ -342,7 +363,7 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let items = count_points(metrics);
         let result = self.inner.export(metrics).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         result
     }
 
@@ -377,8 +398,8 @@ mod tests {
     #[test]
     fn counters_split_by_outcome() {
         let c = Counters::new(Signal::Logs);
-        c.record(3, &Ok(()));
-        c.record(2, &Err(opentelemetry_sdk::error::OTelSdkError::Timeout(Duration::from_secs(1))));
+        c.record(3, true);
+        c.record(2, false);
         c.drop_one();
         c.drop_one();
         assert_eq!(c.counts(), SignalCounts { exported: 3, dropped: 2, failed: 2 });
