@@ -1,12 +1,14 @@
 //! Self-observability: what left, what was dropped and what failed, per signal, exported as
 //! `otelwright.exporter.items {otel.signal, outcome}` and readable through [`crate::Telemetry::export_stats`].
 //!
-//! The SDK's batch processors drop silently when their queue is full and do not expose the count, so each batch
-//! processor gets an admission wrapper in front: it tracks how many items are queued or being exported (+1 when
-//! admitted, -n when an export of n items returns) and drops (and counts) an item when that reaches the queue's
-//! capacity, before the SDK's own queue could drop it unseen. Exporter wrappers count the items of each export
-//! that succeeded (`exported`) or returned an error after the exporter's own retries (`failed`). A warning about
-//! drops is logged at most once a minute.
+//! otelwright's own processors (`export`) count into the same [`Counters`]: admission by [`Occupancy`], and each
+//! request's items as exported or failed when it ends. For the SDK's batch processors (HTTP/JSON, console), which
+//! drop silently when their queue is full and do not expose the count, each gets an admission wrapper in front: it
+//! tracks how many items are queued or being exported (+1 when admitted, -n when an export of n items returns) and
+//! drops (and counts) an item when that reaches the queue's capacity, before the SDK's own queue could drop it
+//! unseen. Exporter wrappers count the items of each export that succeeded (`exported`) or returned an error after
+//! the exporter's own retries (`failed`). Warnings about drops, and about failures of our own exports, are logged
+//! at most once a minute each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
