@@ -186,6 +186,13 @@ async fn unreachable_mid_run_then_back() {
     let s = service(Protocol::Grpc, Fault::None).await;
     let healthy = s.median_latency().await;
     s.receiver.wait_for_spans(|sp| sp.len() >= REQUESTS, WAIT).await.unwrap();
+    // The receiver stores a batch before it answers, and refusing resets the connections: wait for the answers
+    // too, or the last healthy batch arrives and is still counted as failed.
+    let deadline = Instant::now() + WAIT;
+    while s.telemetry.export_stats().traces.exported < REQUESTS as u64 {
+        assert!(Instant::now() < deadline, "the healthy phase's exports never completed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     s.receiver.set_fault(Fault::Refuse);
     let faulted = s.median_latency().await;
     tokio::time::sleep(Duration::from_millis(800)).await;

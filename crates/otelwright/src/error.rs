@@ -32,7 +32,7 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The small runtime that drives gRPC export could not start.
+    /// The small runtime that drives export, or an export thread, could not start.
     #[error("could not start the export runtime: {0}")]
     Runtime(#[source] std::io::Error),
     /// Another global `tracing` subscriber is installed already.

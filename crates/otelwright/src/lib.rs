@@ -19,6 +19,7 @@
 
 mod config;
 mod error;
+mod export;
 mod limits;
 pub mod measure;
 mod pipeline;

@@ -1,6 +1,8 @@
-//! Builds the three SDK providers from a [`Config`]: OTLP exporters (gRPC on a small runtime otelwright owns, so
-//! export never depends on the application's runtime flavour; HTTP on the blocking client, which runs on the SDK's
-//! own threads), console exporters, batch processors, the periodic metric reader, sampler, limits and views.
+//! Builds the three SDK providers from a [`Config`]. Spans and log records over OTLP gRPC or HTTP/protobuf go
+//! through otelwright's own processors (`export`), which send on a small runtime otelwright owns, so export never
+//! depends on the application's runtime flavour. HTTP/JSON and the console keep the SDK's batch processors and
+//! opentelemetry-otlp's exporters (HTTP on the blocking client, on the SDK's threads); metrics keep the periodic
+//! reader (gRPC on the same runtime). Also the sampler, limits and views.
 
 use std::collections::HashMap;
 
@@ -14,6 +16,10 @@ use crate::config::{
     BatchSettings, Compression, Config, Exporter, HistogramAggregation, ParentRoot, Protocol, ResolvedOtlp, Sampler,
     Signal, Temporality,
 };
+use crate::export::AttributeLimits;
+use crate::export::log_processor::OtlpLogProcessor;
+use crate::export::span_processor::OtlpSpanProcessor;
+use crate::export::transport::Transport;
 use crate::limits::TruncatingSpanExporter;
 use crate::selfobs::{self, CountingMetricExporter, Stats};
 #[cfg(feature = "tls")]
@@ -32,14 +38,22 @@ pub(crate) struct Providers {
 }
 
 pub(crate) fn build(config: &Config, resource: &Resource) -> Result<Providers, Error> {
-    let wants_grpc = Signal::ALL
-        .iter()
-        .any(|&s| config.signal_exporters(s).contains(&Exporter::Otlp) && config.otlp(s).protocol == Protocol::Grpc);
-    let runtime = if wants_grpc {
+    let wants_runtime = Signal::ALL.iter().any(|&s| {
+        config.signal_exporters(s).contains(&Exporter::Otlp)
+            && match config.otlp(s).protocol {
+                Protocol::Grpc => true,
+                Protocol::HttpProtobuf => s != Signal::Metrics,
+                Protocol::HttpJson => false,
+            }
+    });
+    let runtime = if wants_runtime {
         Some(
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
                 .thread_name("otelwright-export")
+                // Everything on these threads is export (requests, retries, tonic's connection tasks): suppress
+                // telemetry for the thread's whole life, so nothing they log or trace feeds back into export.
+                .on_thread_start(|| std::mem::forget(opentelemetry::Context::enter_telemetry_suppressed_scope()))
                 .enable_all()
                 .build()
                 .map_err(Error::Runtime)?,
@@ -49,13 +63,27 @@ pub(crate) fn build(config: &Config, resource: &Resource) -> Result<Providers, E
     };
     // Tonic channels spawn their connection tasks on the runtime that is current when they are built.
     let _entered = runtime.as_ref().map(|rt| rt.enter());
+    let handle = runtime.as_ref().map(|rt| rt.handle());
 
     let stats = Stats::new();
     let mut warnings = Vec::new();
-    let tracer = build_tracer(config, resource, &stats, &mut warnings)?;
-    let logger = build_logger(config, resource, &stats, &mut warnings)?;
-    let meter = build_meter(config, resource, &stats, &mut warnings)?;
+    let built = (|| {
+        let tracer = build_tracer(config, resource, &stats, handle, &mut warnings)?;
+        let logger = build_logger(config, resource, &stats, handle, &mut warnings)?;
+        let meter = build_meter(config, resource, &stats, &mut warnings)?;
+        Ok((tracer, logger, meter))
+    })();
     drop(_entered);
+    let (tracer, logger, meter) = match built {
+        Ok(providers) => providers,
+        Err(e) => {
+            // Dropping a runtime waits for its threads, which panics inside the caller's async context.
+            if let Some(rt) = runtime {
+                rt.shutdown_background();
+            }
+            return Err(e);
+        }
+    };
     if let Some(m) = &meter {
         stats.register(m);
     }
@@ -140,6 +168,28 @@ fn http<B: WithExportConfig + WithHttpConfig>(
     })
 }
 
+/// otelwright's own transport for a signal whose protocol is gRPC or HTTP/protobuf (`None` for HTTP/JSON, which
+/// keeps opentelemetry-otlp's exporter), and the runtime it sends on.
+fn own_transport(
+    o: &ResolvedOtlp,
+    signal: Signal,
+    runtime: Option<&tokio::runtime::Handle>,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<Option<(Transport, tokio::runtime::Handle)>, Error> {
+    let (Protocol::Grpc | Protocol::HttpProtobuf, Some(runtime)) = (o.protocol, runtime) else {
+        return Ok(None);
+    };
+    #[cfg(feature = "tls")]
+    let tls = tls_pems(o, signal, warnings)?;
+    #[cfg(not(feature = "tls"))]
+    let tls = {
+        let _ = warnings;
+    };
+    let transport =
+        Transport::new(o, signal, tls).map_err(|reason| Error::Exporter { signal: signal.as_str(), reason })?;
+    Ok(Some((transport, runtime.clone())))
+}
+
 /// The PEM contents for an `https` endpoint; `None` for `http`. The files were checked when the configuration
 /// was read; reading them again here turns a file set in code, or one that changed since, into an error.
 #[cfg(feature = "tls")]
@@ -169,6 +219,7 @@ fn build_tracer(
     config: &Config,
     resource: &Resource,
     stats: &Stats,
+    runtime: Option<&tokio::runtime::Handle>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Option<SdkTracerProvider>, Error> {
     let exporters = config.signal_exporters(Signal::Traces);
@@ -195,7 +246,24 @@ fn build_tracer(
     };
     let max_len = l.span_attribute_value_length;
     let queue = config.span_batch.max_queue_size;
+    let limits = AttributeLimits { value_length: max_len, count: l.span_attribute_count as usize };
     for exporter in exporters {
+        if *exporter == Exporter::Otlp {
+            let o = resolved(config, Signal::Traces)?;
+            if let Some((transport, runtime)) = own_transport(&o, Signal::Traces, runtime, warnings)? {
+                let processor = OtlpSpanProcessor::new(
+                    transport,
+                    runtime,
+                    &config.span_batch,
+                    stats.traces.clone(),
+                    resource,
+                    limits,
+                )
+                .map_err(Error::Runtime)?;
+                builder = builder.with_span_processor(processor);
+                continue;
+            }
+        }
         let processor = match exporter {
             Exporter::Otlp => {
                 let o = resolved(config, Signal::Traces)?;
@@ -239,6 +307,7 @@ fn build_logger(
     config: &Config,
     resource: &Resource,
     stats: &Stats,
+    runtime: Option<&tokio::runtime::Handle>,
     warnings: &mut Vec<ConfigWarning>,
 ) -> Result<Option<SdkLoggerProvider>, Error> {
     let exporters = config.signal_exporters(Signal::Logs);
@@ -254,7 +323,21 @@ fn build_logger(
             .build()
     };
     let mut builder = SdkLoggerProvider::builder().with_resource(resource.clone());
+    let l = &config.limits;
+    let limits = AttributeLimits {
+        value_length: l.log_record_attribute_value_length,
+        count: l.log_record_attribute_count as usize,
+    };
     for exporter in exporters {
+        if *exporter == Exporter::Otlp {
+            let o = resolved(config, Signal::Logs)?;
+            if let Some((transport, runtime)) = own_transport(&o, Signal::Logs, runtime, warnings)? {
+                let processor = OtlpLogProcessor::new(transport, runtime, b, stats.logs.clone(), resource, limits)
+                    .map_err(Error::Runtime)?;
+                builder = builder.with_log_processor(processor);
+                continue;
+            }
+        }
         let processor = match exporter {
             Exporter::Otlp => {
                 let o = resolved(config, Signal::Logs)?;

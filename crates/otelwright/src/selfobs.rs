@@ -1,12 +1,14 @@
 //! Self-observability: what left, what was dropped and what failed, per signal, exported as
 //! `otelwright.exporter.items {otel.signal, outcome}` and readable through [`crate::Telemetry::export_stats`].
 //!
-//! The SDK's batch processors drop silently when their queue is full and do not expose the count, so each batch
-//! processor gets an admission wrapper in front: it tracks how many items are queued or being exported (+1 when
-//! admitted, -n when an export of n items returns) and drops (and counts) an item when that reaches the queue's
-//! capacity, before the SDK's own queue could drop it unseen. Exporter wrappers count the items of each export
-//! that succeeded (`exported`) or returned an error after the exporter's own retries (`failed`). A warning about
-//! drops is logged at most once a minute.
+//! otelwright's own processors (`export`) count into the same [`Counters`]: admission by [`Occupancy`], and each
+//! request's items as exported or failed when it ends. For the SDK's batch processors (HTTP/JSON, console), which
+//! drop silently when their queue is full and do not expose the count, each gets an admission wrapper in front: it
+//! tracks how many items are queued or being exported (+1 when admitted, -n when an export of n items returns) and
+//! drops (and counts) an item when that reaches the queue's capacity, before the SDK's own queue could drop it
+//! unseen. Exporter wrappers count the items of each export that succeeded (`exported`) or returned an error after
+//! the exporter's own retries (`failed`). Warnings about drops, and about failures of our own exports, are logged
+//! at most once a minute each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,22 +55,25 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     /// Seconds since `start` of the last drop warning, plus one (0 = never warned).
     warned_at: AtomicU64,
+    /// The same for the last export failure warning.
+    failure_warned_at: AtomicU64,
     start: Instant,
 }
 
 impl Counters {
-    fn new(signal: Signal) -> Self {
+    pub(crate) fn new(signal: Signal) -> Self {
         Counters {
             signal,
             exported: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             warned_at: AtomicU64::new(0),
+            failure_warned_at: AtomicU64::new(0),
             start: Instant::now(),
         }
     }
 
-    fn counts(&self) -> SignalCounts {
+    pub(crate) fn counts(&self) -> SignalCounts {
         SignalCounts {
             exported: self.exported.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
@@ -76,18 +81,36 @@ impl Counters {
         }
     }
 
-    fn record(&self, items: usize, result: &OTelSdkResult) {
-        let counter = if result.is_ok() { &self.exported } else { &self.failed };
+    pub(crate) fn record(&self, items: usize, exported: bool) {
+        let counter = if exported { &self.exported } else { &self.failed };
         counter.fetch_add(items as u64, Ordering::Relaxed);
     }
 
-    fn drop_one(&self) {
-        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+    /// True at most once a minute per `slot`: the caller may log.
+    fn may_warn(&self, slot: &AtomicU64) -> bool {
         let now = self.start.elapsed().as_secs() + 1;
-        let last = self.warned_at.load(Ordering::Relaxed);
-        if (last == 0 || now >= last + 60)
-            && self.warned_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
+        let last = slot.load(Ordering::Relaxed);
+        (last == 0 || now >= last + 60)
+            && slot.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// An export of otelwright's own pipeline failed after its retries: say why, at most once a minute (the SDK's
+    /// processors log their exporters' failures themselves).
+    pub(crate) fn warn_failure(&self, items: usize, reason: &str) {
+        if self.may_warn(&self.failure_warned_at) {
+            tracing::warn!(
+                otel.signal = self.signal.as_str(),
+                items,
+                failed_total = self.failed.load(Ordering::Relaxed),
+                reason,
+                "telemetry export failed: the items are lost (the collector is unreachable or refused them)"
+            );
+        }
+    }
+
+    pub(crate) fn drop_one(&self) {
+        let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.may_warn(&self.warned_at) {
             tracing::warn!(
                 otel.signal = self.signal.as_str(),
                 dropped_total = total,
@@ -145,7 +168,7 @@ impl Stats {
 pub(crate) struct Occupancy(AtomicUsize);
 
 impl Occupancy {
-    fn admit(&self, capacity: usize) -> bool {
+    pub(crate) fn admit(&self, capacity: usize) -> bool {
         let before = self.0.fetch_add(1, Ordering::AcqRel);
         if before >= capacity {
             self.0.fetch_sub(1, Ordering::AcqRel);
@@ -154,7 +177,7 @@ impl Occupancy {
         true
     }
 
-    fn release(&self, items: usize) {
+    pub(crate) fn release(&self, items: usize) {
         // Never below zero, even if an export reports more than was admitted.
         let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(items)));
     }
@@ -172,7 +195,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let items = batch.len();
         let result = self.inner.export(batch).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         self.occupancy.release(items);
         result
     }
@@ -252,7 +275,7 @@ impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
     async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
         let items = batch.iter().count();
         let result = self.inner.export(batch).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         self.occupancy.release(items);
         result
     }
@@ -342,7 +365,7 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
         let items = count_points(metrics);
         let result = self.inner.export(metrics).await;
-        self.counters.record(items, &result);
+        self.counters.record(items, result.is_ok());
         result
     }
 
@@ -377,8 +400,8 @@ mod tests {
     #[test]
     fn counters_split_by_outcome() {
         let c = Counters::new(Signal::Logs);
-        c.record(3, &Ok(()));
-        c.record(2, &Err(opentelemetry_sdk::error::OTelSdkError::Timeout(Duration::from_secs(1))));
+        c.record(3, true);
+        c.record(2, false);
         c.drop_one();
         c.drop_one();
         assert_eq!(c.counts(), SignalCounts { exported: 3, dropped: 2, failed: 2 });

@@ -108,11 +108,41 @@ pub(crate) fn grpc(pems: Pems, roots: Roots) -> tonic::transport::ClientTlsConfi
     }
 }
 
-/// The blocking reqwest client the OTLP/HTTP exporter sends with. For `https` (`pems` is `Some`) it trusts the
-/// given CAs (only them) or the system's trust store (the shared copy), and presents the client identity. For `http` it trusts
-/// nothing: it never needs to, and loading the system's trust store (about 13 ms here) would be most of `init`.
-/// Built on its own thread: the blocking client starts a runtime of its own, which must not happen inside the
-/// caller's async context.
+/// Applies the trust and identity settings to a reqwest client builder (blocking or async, which share the
+/// methods but not a type). For `https` (`pems` is `Some`) it trusts the given CAs (only them) or the system's
+/// trust store (the shared copy), and presents the client identity. For `http` it trusts nothing: it never needs
+/// to, and loading the system's trust store (about 13 ms here) would be most of `init`.
+#[cfg(feature = "tls")]
+macro_rules! configure_reqwest {
+    ($builder:expr, $pems:expr, $roots:expr) => {{
+        let builder = $builder;
+        match $pems {
+            None => Ok(builder.tls_certs_only([])),
+            Some(pems) => (|| {
+                let mut builder = match pems.ca {
+                    Some(ca) => builder.tls_certs_only(
+                        reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("CA certificates: {e}"))?,
+                    ),
+                    // The shared store, as for gRPC (reqwest's platform verifier would load its own copy, and fail
+                    // the build when the store is empty; an empty list here builds, and each export fails).
+                    None => builder.tls_certs_only(
+                        $roots().iter().filter_map(|cert| reqwest::Certificate::from_der(cert.as_ref()).ok()),
+                    ),
+                };
+                if let Some((cert, key)) = pems.identity {
+                    let identity = reqwest::Identity::from_pem(&[cert, b"\n".to_vec(), key].concat())
+                        .map_err(|e| format!("client certificate and key: {e}"))?;
+                    builder = builder.identity(identity);
+                }
+                Ok::<_, String>(builder)
+            })(),
+        }
+    }};
+}
+
+/// The blocking reqwest client opentelemetry-otlp's OTLP/HTTP exporter sends with (HTTP/JSON, and metrics), set
+/// up by `configure_reqwest`. Built on its own thread: the blocking client starts a runtime of its own, which must
+/// not happen inside the caller's async context.
 #[cfg(feature = "tls")]
 pub(crate) fn http_client(
     pems: Option<Pems>,
@@ -122,25 +152,8 @@ pub(crate) fn http_client(
 ) -> Result<reqwest::blocking::Client, crate::Error> {
     let failed = |reason: String| crate::Error::Exporter { signal: signal.as_str(), reason };
     let build = move || -> Result<reqwest::blocking::Client, String> {
-        let mut builder = reqwest::blocking::Client::builder().timeout(timeout);
-        let Some(pems) = pems else {
-            return builder.tls_certs_only([]).build().map_err(|e| format!("the HTTP client could not be built: {e}"));
-        };
-        if let Some(ca) = pems.ca {
-            let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("CA certificates: {e}"))?;
-            builder = builder.tls_certs_only(certs);
-        } else {
-            // The shared store, as for gRPC (reqwest's platform verifier would load its own copy, and fail the
-            // build when the store is empty; an empty list here builds, and each export fails).
-            builder = builder
-                .tls_certs_only(roots().iter().filter_map(|cert| reqwest::Certificate::from_der(cert.as_ref()).ok()));
-        }
-        if let Some((cert, key)) = pems.identity {
-            let identity = reqwest::Identity::from_pem(&[cert, b"\n".to_vec(), key].concat())
-                .map_err(|e| format!("client certificate and key: {e}"))?;
-            builder = builder.identity(identity);
-        }
-        builder.build().map_err(|e| format!("the HTTPS client could not be built: {e}"))
+        let builder = configure_reqwest!(reqwest::blocking::Client::builder().timeout(timeout), pems, roots)?;
+        builder.build().map_err(|e| format!("the HTTP client could not be built: {e}"))
     };
     std::thread::Builder::new()
         .name("otelwright-tls-client".into())
@@ -149,6 +162,19 @@ pub(crate) fn http_client(
         .join()
         .map_err(|_| failed("building the HTTPS client panicked".to_owned()))?
         .map_err(failed)
+}
+
+/// The async reqwest client otelwright's own OTLP/HTTP export sends with, on the export runtime: the same trust and
+/// identity as [`http_client`], the export timeout per request, and the exporter's User-Agent.
+#[cfg(feature = "tls")]
+pub(crate) fn http_async_client(
+    pems: Option<Pems>,
+    roots: Roots,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, String> {
+    let builder = reqwest::Client::builder().timeout(timeout).user_agent(crate::export::transport::USER_AGENT);
+    let builder = configure_reqwest!(builder, pems, roots)?;
+    builder.build().map_err(|e| format!("the HTTP client could not be built: {e}"))
 }
 
 #[cfg(not(feature = "tls"))]
@@ -197,6 +223,8 @@ mod tests {
             .build();
         assert!(grpc.is_ok(), "{:?}", grpc.err());
         let http = http_client(Some(pems()), || &[], std::time::Duration::from_secs(1), crate::Signal::Traces);
+        assert!(http.is_ok(), "{:?}", http.err());
+        let http = http_async_client(Some(pems()), || &[], std::time::Duration::from_secs(1));
         assert!(http.is_ok(), "{:?}", http.err());
         let ca = Pems { ca: Some(Vec::new()), identity: None };
         assert!(

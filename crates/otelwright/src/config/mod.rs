@@ -104,16 +104,21 @@ pub struct BatchSettings {
     pub max_queue_size: usize,
     /// Items per export.
     pub max_export_batch_size: usize,
+    /// Export requests in flight at once (OTLP over gRPC and HTTP/protobuf; HTTP/JSON and the console export one
+    /// batch at a time).
+    pub max_concurrent_exports: usize,
 }
 
 impl BatchSettings {
-    /// The spec's defaults for spans (`OTEL_BSP_*`): 5 s delay, 30 s timeout, queue 2048, batch 512.
+    /// The spec's defaults for spans (`OTEL_BSP_*`): 5 s delay, 30 s timeout, queue 2048, batch 512; and 2
+    /// exports in flight.
     pub fn spans() -> Self {
         BatchSettings {
             schedule_delay: Duration::from_millis(5000),
             export_timeout: Duration::from_millis(30000),
             max_queue_size: 2048,
             max_export_batch_size: 512,
+            max_concurrent_exports: 2,
         }
     }
 
@@ -142,9 +147,19 @@ impl BatchSettings {
             }
         }
         self.max_export_batch_size = self.max_export_batch_size.min(self.max_queue_size);
+        // Not in the spec: the Rust SDK's variable (for spans only; its thread processor ignores it). No OTEL_BLRP_
+        // counterpart exists, so log records keep the default unless set in code.
+        if prefix == "OTEL_BSP"
+            && let Some(n) = env.count("OTEL_BSP_MAX_CONCURRENT_EXPORTS", MAX_CONCURRENT_EXPORTS)
+        {
+            self.max_concurrent_exports = n as usize;
+        }
         self
     }
 }
+
+/// The most export requests allowed in flight at once.
+const MAX_CONCURRENT_EXPORTS: u64 = 64;
 
 /// Span and log-record limits (`OTEL_ATTRIBUTE_*`, `OTEL_SPAN_*`, `OTEL_EVENT_*`, `OTEL_LINK_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +176,10 @@ pub struct Limits {
     pub link_attribute_count: u32,
     /// Longest string attribute value on spans and their events, in characters (`None`: no limit).
     pub span_attribute_value_length: Option<usize>,
+    /// Attributes per log record (OTLP over gRPC and HTTP/protobuf).
+    pub log_record_attribute_count: u32,
+    /// Longest attribute value on log records, in characters (`None`: no limit; OTLP over gRPC and HTTP/protobuf).
+    pub log_record_attribute_value_length: Option<usize>,
 }
 
 impl Default for Limits {
@@ -172,6 +191,8 @@ impl Default for Limits {
             event_attribute_count: 128,
             link_attribute_count: 128,
             span_attribute_value_length: None,
+            log_record_attribute_count: 128,
+            log_record_attribute_value_length: None,
         }
     }
 }
@@ -181,9 +202,12 @@ const MAX_LIMIT: u64 = 1 << 20;
 impl Limits {
     fn read(env: &mut Env<'_>) -> Self {
         let mut l = Limits::default();
+        // Spec `configuration/sdk-environment-variables.md`, "Attribute Limits": the general limits apply to every
+        // signal's attributes unless a model-specific one is set.
         let general = env.count("OTEL_ATTRIBUTE_COUNT_LIMIT", MAX_LIMIT).map(|n| n as u32);
         if let Some(n) = general {
             (l.span_attribute_count, l.event_attribute_count, l.link_attribute_count) = (n, n, n);
+            l.log_record_attribute_count = n;
         }
         let mut set = |var: &str, field: &mut u32| {
             if let Some(n) = env.count(var, MAX_LIMIT) {
@@ -195,10 +219,12 @@ impl Limits {
         set("OTEL_SPAN_LINK_COUNT_LIMIT", &mut l.span_link_count);
         set("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", &mut l.event_attribute_count);
         set("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", &mut l.link_attribute_count);
-        l.span_attribute_value_length = env
-            .count("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LIMIT)
-            .or_else(|| env.count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LIMIT))
-            .map(|n| n as usize);
+        set("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", &mut l.log_record_attribute_count);
+        let general = env.count("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LIMIT).map(|n| n as usize);
+        let span = env.count("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LIMIT).map(|n| n as usize);
+        let log = env.count("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", MAX_LIMIT).map(|n| n as usize);
+        l.span_attribute_value_length = span.or(general);
+        l.log_record_attribute_value_length = log.or(general);
         l
     }
 }
@@ -573,7 +599,7 @@ impl Config {
         self
     }
 
-    /// Span limits.
+    /// Span and log-record limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self

@@ -19,6 +19,7 @@ fn defaults_are_the_specs() {
     assert_eq!(c.log_batch.schedule_delay, Duration::from_millis(1000));
     assert_eq!(c.span_batch.max_queue_size, 2048);
     assert_eq!(c.span_batch.max_export_batch_size, 512);
+    assert_eq!(c.span_batch.max_concurrent_exports, 2);
     assert_eq!(c.metric_interval, Duration::from_secs(60));
     assert_eq!(c.temporality, Temporality::Cumulative);
     assert_eq!(c.limits, Limits::default());
@@ -37,6 +38,7 @@ fn good_values_are_honoured() {
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "32"),
+        ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "4"),
         ("OTEL_BLRP_EXPORT_TIMEOUT", "0"),
         ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
         ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
@@ -44,6 +46,7 @@ fn good_values_are_honoured() {
         ("OTEL_ATTRIBUTE_COUNT_LIMIT", "10"),
         ("OTEL_SPAN_EVENT_COUNT_LIMIT", "5"),
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "64"),
+        ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "12"),
         ("OTELWRIGHT_LOG_FORMAT", "json"),
         ("RUST_LOG", "debug,h2=warn"),
     ]);
@@ -58,6 +61,8 @@ fn good_values_are_honoured() {
     assert_eq!(c.span_batch.schedule_delay, Duration::from_millis(100));
     assert_eq!(c.span_batch.max_queue_size, 64);
     assert_eq!(c.span_batch.max_export_batch_size, 32);
+    assert_eq!(c.span_batch.max_concurrent_exports, 4);
+    assert_eq!(c.log_batch.max_concurrent_exports, 2, "OTEL_BSP_ is for spans only");
     assert_eq!(c.log_batch.export_timeout, env::NO_LIMIT);
     assert_eq!(c.metric_interval, Duration::from_millis(1500));
     assert_eq!(c.temporality, Temporality::Delta);
@@ -66,6 +71,8 @@ fn good_values_are_honoured() {
     assert_eq!(c.limits.link_attribute_count, 10);
     assert_eq!(c.limits.span_event_count, 5);
     assert_eq!(c.limits.span_attribute_value_length, Some(64));
+    assert_eq!(c.limits.log_record_attribute_count, 12, "the log-record limit beats the general one");
+    assert_eq!(c.limits.log_record_attribute_value_length, Some(64), "the general limit applies to log records");
     assert_eq!(c.log_format, LogFormat::Json);
     assert_eq!(c.log_filter, "debug,h2=warn");
 }
@@ -108,6 +115,9 @@ fn bad_values_warn_once_and_fall_back() {
         ("OTEL_BSP_MAX_QUEUE_SIZE", "0", |c| c.span_batch.max_queue_size == 2048),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "-1", |c| c.span_batch.max_export_batch_size == 512),
         ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096", |c| c.span_batch.max_export_batch_size == 2048),
+        ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "0", |c| c.span_batch.max_concurrent_exports == 2),
+        ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "lots", |c| c.span_batch.max_concurrent_exports == 2),
+        ("OTEL_BSP_MAX_CONCURRENT_EXPORTS", "65", |c| c.span_batch.max_concurrent_exports == 2),
         ("OTEL_BLRP_SCHEDULE_DELAY", "soon", |c| c.log_batch.schedule_delay == Duration::from_millis(1000)),
         ("OTEL_BLRP_MAX_QUEUE_SIZE", "lots", |c| c.log_batch.max_queue_size == 2048),
         ("OTEL_METRIC_EXPORT_INTERVAL", "0", |c| c.metric_interval == Duration::from_secs(60)),
@@ -120,6 +130,10 @@ fn bad_values_warn_once_and_fall_back() {
         ("OTEL_ATTRIBUTE_COUNT_LIMIT", "many", |c| c.limits.span_attribute_count == 128),
         ("OTEL_SPAN_LINK_COUNT_LIMIT", "99999999999", |c| c.limits.span_link_count == 128),
         ("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0", |c| c.limits.span_attribute_value_length.is_none()),
+        ("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", "-3", |c| c.limits.log_record_attribute_count == 128),
+        ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "long", |c| {
+            c.limits.log_record_attribute_value_length.is_none()
+        }),
         ("OTEL_RESOURCE_ATTRIBUTES", "a=1,b=%zz", |c| c.env_resource.is_empty()),
         ("OTEL_RESOURCE_ATTRIBUTES", "just-a-word", |c| c.env_resource.is_empty()),
         // `host:port` is allowed (it means https), a bare host is not.
@@ -184,7 +198,7 @@ mod properties {
 
     use super::*;
 
-    const VARS: [&str; 27] = [
+    const VARS: [&str; 30] = [
         "OTEL_SDK_DISABLED",
         "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES",
@@ -207,9 +221,12 @@ mod properties {
         "OTEL_BSP_SCHEDULE_DELAY",
         "OTEL_BSP_MAX_QUEUE_SIZE",
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        "OTEL_BSP_MAX_CONCURRENT_EXPORTS",
         "OTEL_BLRP_EXPORT_TIMEOUT",
         "OTEL_METRIC_EXPORT_INTERVAL",
         "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
         "OTELWRIGHT_LOG_FORMAT",
         "RUST_LOG",
     ];
@@ -230,6 +247,7 @@ mod properties {
                 prop_assert!(!o.timeout.is_zero());
             }
             prop_assert!(c.span_batch.max_export_batch_size <= c.span_batch.max_queue_size);
+            prop_assert!((1..=64).contains(&c.span_batch.max_concurrent_exports));
         }
     }
 }
