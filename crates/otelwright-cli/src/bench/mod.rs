@@ -1,9 +1,11 @@
 //! `otelwright bench`: what the SDK costs a service, measured so anyone can rerun it on their own machine.
 //!
-//! - `overhead`: req/s and latency of one service in four modes (bare, metrics, traces, everything), each in its
-//!   own process, driven by the built-in load generator with the modes interleaved round by round.
+//! - `overhead`: req/s, latency and CPU per request of one service in several modes (bare, metrics, traces,
+//!   everything, and stock: the OpenTelemetry crates without otelwright), each in its own process, driven by the
+//!   built-in load generator with the modes interleaved round by round.
 //! - `export`: spans, log records and metric points per second the SDK exports over OTLP gRPC and HTTP, with no
-//!   drops at the default queue sizes, and the CPU it spends per 100k items.
+//!   drops at the default queue sizes, the CPU it spends per item, and the span rate as a multiple of the
+//!   instrumented hello-world service's.
 //! - `collect`: one metric collection cycle with resources, pools and caches, through the whole SDK pipeline;
 //!   and the memory the SDK adds to a service after 100k requests.
 //! - `memory`: resident memory before and after 200k requests with the collector refusing or not answering.
@@ -28,6 +30,7 @@ mod service;
 mod sink;
 mod soak;
 mod stats;
+mod stock;
 
 use std::future::Future;
 
@@ -44,7 +47,8 @@ pub(crate) struct BenchArgs {
 enum BenchCommand {
     /// Request overhead: req/s and p50/p99 latency per instrumentation mode, and each mode's ratio to bare.
     Overhead(overhead::OverheadArgs),
-    /// Export throughput over OTLP gRPC and HTTP at the default queue sizes, and CPU per 100k items.
+    /// Export throughput over OTLP gRPC and HTTP at the default queue sizes, CPU per item, and the multiple of the
+    /// instrumented hello-world service's span rate.
     Export(export::ExportArgs),
     /// Cost of one metric collection cycle (resources, pools, caches) and the RSS the SDK adds to a service.
     Collect(collect::CollectArgs),
@@ -92,6 +96,11 @@ where
 
 /// Prints the header every bench starts with: what runs, when, on what, and where.
 pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
+    print!("{}", header_text(bench, placement));
+}
+
+/// The header's text.
+pub(crate) fn header_text(bench: &str, placement: &affinity::Placement) -> String {
     let now = time::OffsetDateTime::now_utc();
     let date = format!(
         "{}-{:02}-{:02} {:02}:{:02} UTC",
@@ -101,7 +110,5 @@ pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
         now.hour(),
         now.minute()
     );
-    println!("== otelwright bench {bench} ({date})");
-    println!("machine: {}", procfs::machine());
-    println!("placement: {}", placement.note);
+    format!("== otelwright bench {bench} ({date})\nmachine: {}\nplacement: {}\n", procfs::machine(), placement.note)
 }
