@@ -108,10 +108,34 @@ fn soak_prints_rows_and_a_summary_per_collector_state() {
 }
 
 #[test]
+fn instructions_counts_a_service_under_callgrind_or_says_what_it_needs() {
+    let dir = std::env::temp_dir().join(format!("otelwright-bench-instructions-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_otelwright"))
+        .args(["bench", "instructions", "--quick", "--handler", "hello", "--modes", "bare", "--requests", "10,30"])
+        .arg("--out-dir")
+        .arg(&dir)
+        .output()
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let valgrind = Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !valgrind {
+        assert!(!out.status.success() && stderr.contains("needs valgrind"), "{stderr}");
+        return;
+    }
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let row = stdout.lines().find(|l| l.starts_with("bare")).unwrap_or_else(|| panic!("{stdout}"));
+    let per_request: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(per_request > 1000.0, "a request takes thousands of instructions: {row}");
+    assert!(dir.join("callgrind.hello.bare.30.out").exists(), "the profile is kept");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn helper_modes_are_hidden_and_bad_arguments_refused() {
     let help = Command::new(env!("CARGO_BIN_EXE_otelwright")).args(["bench", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
-    for shown in ["overhead", "export", "collect", "memory", "soak"] {
+    for shown in ["overhead", "export", "collect", "memory", "soak", "instructions"] {
         assert!(text.contains(shown), "{shown}: {text}");
     }
     assert!(!text.contains("serve") && !text.contains("receiver "), "helpers are hidden: {text}");

@@ -10,6 +10,8 @@
 //!   and the memory the SDK adds to a service after 100k requests.
 //! - `memory`: resident memory before and after 200k requests with the collector refusing or not answering.
 //! - `soak`: a long run with the collector going up and down: latency, RSS and exporter counters over time.
+//! - `instructions`: instructions per request of the whole service per mode, counted by callgrind: the comparison
+//!   a shared machine's load cannot move.
 //!
 //! Every bench has `--quick` (a few seconds; CI runs it) and prints the machine, the build and the CPU placement
 //! with its figures. The collector is always another process: this binary in the hidden `bench receiver` mode;
@@ -20,6 +22,7 @@ mod app;
 mod child;
 mod collect;
 mod export;
+mod instructions;
 mod itemsize;
 mod loadgen;
 mod memory;
@@ -56,6 +59,8 @@ enum BenchCommand {
     Memory(memory::MemoryArgs),
     /// A long run with the collector toggling up and down: latency, RSS and exporter counters over time.
     Soak(soak::SoakArgs),
+    /// Instructions per request of the whole service per mode, counted by callgrind (needs valgrind).
+    Instructions(instructions::InstructionsArgs),
     /// The service under test (helper process).
     #[command(hide = true)]
     Serve(service::ServeArgs),
@@ -72,6 +77,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Collect(a) => collect::run(a).await,
         BenchCommand::Memory(a) => memory::run(a).await,
         BenchCommand::Soak(a) => soak::run(a).await,
+        BenchCommand::Instructions(a) => instructions::run(a).await,
         BenchCommand::Serve(a) => service::run(a).await,
         BenchCommand::Receiver(a) => receiver::run(a).await,
     }

@@ -223,6 +223,18 @@ impl ServerProcess {
         metric_interval: Duration,
         cpu: Option<usize>,
     ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_wrapped(mode, endpoint, metric_interval, cpu, &[], &Placement::child_env(cpu))
+    }
+
+    /// As [`ServerProcess::start`], under `wrapper` (e.g. valgrind) and with this environment.
+    pub(crate) fn start_wrapped(
+        mode: Mode,
+        endpoint: &str,
+        metric_interval: Duration,
+        cpu: Option<usize>,
+        wrapper: &[String],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
         let mut args: Vec<String> = ["serve", "--mode", mode.name(), "--endpoint", endpoint, "--metric-interval"]
             .iter()
             .map(|s| (*s).to_owned())
@@ -231,7 +243,7 @@ impl ServerProcess {
         if let Some(cpu) = cpu {
             args.extend(["--cpu".to_owned(), cpu.to_string()]);
         }
-        let (child, ready) = Child::spawn(mode.name(), &args, &Placement::child_env(cpu))?;
+        let (child, ready) = Child::spawn_wrapped(mode.name(), wrapper, &args, env)?;
         let addr = ready.parse().with_context(|| format!("address of the {} service: {ready:?}", mode.name()))?;
         Ok(ServerProcess { child, mode, addr })
     }
@@ -258,6 +270,11 @@ impl ServerProcess {
 
     /// Stops the process (its telemetry shuts down within 3 s).
     pub(crate) fn stop(self) {
-        self.child.stop(Duration::from_secs(8));
+        self.stop_within(Duration::from_secs(8));
+    }
+
+    /// Stops the process, killing it if it has not exited within `timeout`.
+    pub(crate) fn stop_within(self, timeout: Duration) {
+        self.child.stop(timeout);
     }
 }
