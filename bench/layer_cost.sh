@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n1=${1:-200}; n2=${2:-1200}
 cargo build -q --release -p otelwright-http --example layer_cost
-bin=target/release/examples/layer_cost
+bin=${CARGO_TARGET_DIR:-target}/release/examples/layer_cost
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 bare=""
 printf '%-26s %14s %12s\n' variant instr/request "vs bare"

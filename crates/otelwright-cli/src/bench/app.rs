@@ -7,7 +7,9 @@
 //!
 //! Every service owns a SQLite pool and the cache; the `metrics` and `everything` modes meter them (with
 //! otelwright-meters' process/system resources) and add the HTTP server layer's metrics; the `traces` and
-//! `everything` modes add its spans. Without a subscriber (`bare`), the span and log macros cost next to nothing.
+//! `everything` modes add its spans. `stock` adds the contrib tower layer instead (spans and HTTP metrics; no
+//! pool, cache or resource meters: a user without otelwright has none). Without a subscriber (`bare`), the span
+//! and log macros cost next to nothing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,8 @@ use otelwright_meters::{Meters, ResourceConfig};
 use serde::Serialize;
 use tracing::Instrument;
 
-use super::service::Mode;
+use super::service::{Mode, Pipeline};
+use super::stock::Stock;
 
 /// One line of an order.
 #[derive(Clone, Debug, Serialize)]
@@ -103,16 +106,12 @@ async fn order(State(cache): State<OrderCache>, Path(id): Path<u64>) -> Json<Arc
     Json(order)
 }
 
-/// Builds the app of `mode`; `telemetry` is the installed pipeline (absent for `bare`).
-pub(crate) async fn build(
-    mode: Mode,
-    telemetry: Option<&otelwright::Telemetry>,
-    metric_interval: Duration,
-) -> anyhow::Result<App> {
+/// Builds the app of `mode` on the installed `pipeline`.
+pub(crate) async fn build(mode: Mode, pipeline: &Pipeline, metric_interval: Duration) -> anyhow::Result<App> {
     let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect("sqlite::memory:").await?;
     let builder = || moka::sync::Cache::builder().max_capacity(10_000);
-    let (cache, meters) = match telemetry {
-        Some(t) if mode.metrics() => {
+    let (cache, meters) = match pipeline {
+        Pipeline::Otelwright(t) if mode.metrics() => {
             let meters = Meters::new().with_resources(ResourceConfig::default().refresh_interval(metric_interval))?;
             meters.pools.add("orders-db", SqlxPool::new(pool.clone()));
             let cache = MeteredCache::build(&meters.caches, "orders", builder());
@@ -124,6 +123,7 @@ pub(crate) async fn build(
     let routes = Router::new().route("/hello", get(hello)).route("/orders/{id}", get(order)).with_state(cache);
     let router = match mode {
         Mode::Bare => routes,
+        Mode::Stock => routes.layer(Stock::http_layer()),
         mode => routes
             .layer(otelwright::http::HttpServerLayer::builder().traces(mode.traces()).metrics(mode.metrics()).build()),
     };

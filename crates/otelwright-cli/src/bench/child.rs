@@ -31,8 +31,25 @@ impl Child {
     /// Starts `otelwright bench <args>` and waits (up to 30 s) for its `ready`/`listening` line, returned
     /// without the prefix and keyword.
     pub(crate) fn spawn(name: &str, args: &[String], env: &[(&str, String)]) -> anyhow::Result<(Child, String)> {
+        Child::spawn_wrapped(name, &[], args, env)
+    }
+
+    /// As [`Child::spawn`], run under `wrapper` (a program and its arguments, e.g. valgrind) when it is not empty.
+    pub(crate) fn spawn_wrapped(
+        name: &str,
+        wrapper: &[String],
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<(Child, String)> {
         let exe = std::env::current_exe().context("locating the otelwright binary")?;
-        let mut command = Command::new(exe);
+        let mut command = match wrapper.split_first() {
+            Some((program, wrapper_args)) => {
+                let mut c = Command::new(program);
+                c.args(wrapper_args).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
         command.arg("bench").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         for (k, v) in env {
             command.env(k, v);
@@ -52,7 +69,9 @@ impl Child {
         })?;
         let stdin = process.stdin.take();
         let mut child = Child { name: name.to_owned(), process, stdin, lines };
-        let ready = child.expect("ready", Duration::from_secs(30))?;
+        // Under valgrind a start takes tens of times longer.
+        let wait = Duration::from_secs(if wrapper.is_empty() { 30 } else { 300 });
+        let ready = child.expect("ready", wait)?;
         Ok((child, ready))
     }
 

@@ -1,13 +1,17 @@
 //! `otelwright bench`: what the SDK costs a service, measured so anyone can rerun it on their own machine.
 //!
-//! - `overhead`: req/s and latency of one service in four modes (bare, metrics, traces, everything), each in its
-//!   own process, driven by the built-in load generator with the modes interleaved round by round.
+//! - `overhead`: req/s, latency and CPU per request of one service in several modes (bare, metrics, traces,
+//!   everything, and stock: the OpenTelemetry crates without otelwright), each in its own process, driven by the
+//!   built-in load generator with the modes interleaved round by round.
 //! - `export`: spans, log records and metric points per second the SDK exports over OTLP gRPC and HTTP, with no
-//!   drops at the default queue sizes, and the CPU it spends per 100k items.
+//!   drops at the default queue sizes, the CPU it spends per item, and the span rate as a multiple of the
+//!   instrumented hello-world service's.
 //! - `collect`: one metric collection cycle with resources, pools and caches, through the whole SDK pipeline;
 //!   and the memory the SDK adds to a service after 100k requests.
 //! - `memory`: resident memory before and after 200k requests with the collector refusing or not answering.
 //! - `soak`: a long run with the collector going up and down: latency, RSS and exporter counters over time.
+//! - `instructions`: instructions per request of the whole service per mode, counted by callgrind: the comparison
+//!   a shared machine's load cannot move.
 //!
 //! Every bench has `--quick` (a few seconds; CI runs it) and prints the machine, the build and the CPU placement
 //! with its figures. The collector is always another process: this binary in the hidden `bench receiver` mode;
@@ -18,6 +22,7 @@ mod app;
 mod child;
 mod collect;
 mod export;
+mod instructions;
 mod itemsize;
 mod loadgen;
 mod memory;
@@ -28,6 +33,7 @@ mod service;
 mod sink;
 mod soak;
 mod stats;
+mod stock;
 
 use std::future::Future;
 
@@ -44,7 +50,8 @@ pub(crate) struct BenchArgs {
 enum BenchCommand {
     /// Request overhead: req/s and p50/p99 latency per instrumentation mode, and each mode's ratio to bare.
     Overhead(overhead::OverheadArgs),
-    /// Export throughput over OTLP gRPC and HTTP at the default queue sizes, and CPU per 100k items.
+    /// Export throughput over OTLP gRPC and HTTP at the default queue sizes, CPU per item, and the multiple of the
+    /// instrumented hello-world service's span rate.
     Export(export::ExportArgs),
     /// Cost of one metric collection cycle (resources, pools, caches) and the RSS the SDK adds to a service.
     Collect(collect::CollectArgs),
@@ -52,6 +59,8 @@ enum BenchCommand {
     Memory(memory::MemoryArgs),
     /// A long run with the collector toggling up and down: latency, RSS and exporter counters over time.
     Soak(soak::SoakArgs),
+    /// Instructions per request of the whole service per mode, counted by callgrind (needs valgrind).
+    Instructions(instructions::InstructionsArgs),
     /// The service under test (helper process).
     #[command(hide = true)]
     Serve(service::ServeArgs),
@@ -68,6 +77,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Collect(a) => collect::run(a).await,
         BenchCommand::Memory(a) => memory::run(a).await,
         BenchCommand::Soak(a) => soak::run(a).await,
+        BenchCommand::Instructions(a) => instructions::run(a).await,
         BenchCommand::Serve(a) => service::run(a).await,
         BenchCommand::Receiver(a) => receiver::run(a).await,
     }
@@ -92,6 +102,11 @@ where
 
 /// Prints the header every bench starts with: what runs, when, on what, and where.
 pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
+    print!("{}", header_text(bench, placement));
+}
+
+/// The header's text.
+pub(crate) fn header_text(bench: &str, placement: &affinity::Placement) -> String {
     let now = time::OffsetDateTime::now_utc();
     let date = format!(
         "{}-{:02}-{:02} {:02}:{:02} UTC",
@@ -101,7 +116,5 @@ pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
         now.hour(),
         now.minute()
     );
-    println!("== otelwright bench {bench} ({date})");
-    println!("machine: {}", procfs::machine());
-    println!("placement: {}", placement.note);
+    format!("== otelwright bench {bench} ({date})\nmachine: {}\nplacement: {}\n", procfs::machine(), placement.note)
 }

@@ -1,7 +1,7 @@
 //! `otelwright bench receiver` (hidden): an `otelwright-receiver` in its own process, standing for the collector.
 //! It tallies and then forgets what arrives every 100 ms (the store would otherwise grow without end), switches
-//! fault modes on command, and stops when stdin closes. Beside it, on a third port, a null gRPC sink
-//! ([`super::sink`]) that decodes and counts only.
+//! fault modes on command, and stops when stdin closes. Beside it, on two more ports, the counting sink
+//! ([`super::sink`], OTLP/gRPC and OTLP/HTTP) that only counts the items of each request.
 //!
 //! Commands: `fault none|refuse|blackhole` (blackhole: accept, never answer within the exporter's timeout),
 //! `stats` (answers `stats {json}`). [`ReceiverProcess`] is the benches' side of it.
@@ -41,8 +41,14 @@ pub(crate) async fn run(args: ReceiverArgs) -> anyhow::Result<()> {
         super::affinity::pin_process(cpu).map_err(anyhow::Error::msg)?;
     }
     let receiver = Receiver::start_with(ReceiverConfig::localhost(0, 0)).await.context("starting the receiver")?;
-    let (null, sunk) = super::sink::start().await.context("starting the null sink")?;
-    child::say(&format!("ready {} {} {null}", receiver.grpc_endpoint(), receiver.http_endpoint()));
+    let (count, sunk) = super::sink::start().await.context("starting the counting sink")?;
+    child::say(&format!(
+        "ready {} {} {} {}",
+        receiver.grpc_endpoint(),
+        receiver.http_endpoint(),
+        count.grpc,
+        count.http
+    ));
     let mut commands = child::stdin_commands();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut seen = Received::default();
@@ -99,8 +105,10 @@ pub(crate) struct ReceiverProcess {
     pub(crate) grpc: String,
     /// The OTLP/HTTP base endpoint.
     pub(crate) http: String,
-    /// The null sink's OTLP/gRPC endpoint.
-    pub(crate) null: String,
+    /// The counting sink's OTLP/gRPC endpoint.
+    pub(crate) count_grpc: String,
+    /// The counting sink's OTLP/HTTP base endpoint.
+    pub(crate) count_http: String,
 }
 
 impl ReceiverProcess {
@@ -114,8 +122,9 @@ impl ReceiverProcess {
         let mut parts = ready.split_whitespace();
         let grpc = parts.next().unwrap_or_default().to_owned();
         let http = parts.next().unwrap_or_default().to_owned();
-        let null = parts.next().unwrap_or_default().to_owned();
-        Ok(ReceiverProcess { child, grpc, http, null })
+        let count_grpc = parts.next().unwrap_or_default().to_owned();
+        let count_http = parts.next().unwrap_or_default().to_owned();
+        Ok(ReceiverProcess { child, grpc, http, count_grpc, count_http })
     }
 
     /// The process id.

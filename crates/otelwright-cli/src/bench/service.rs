@@ -3,8 +3,9 @@
 //! benches' side of it; the routes and handlers are in [`super::app`].
 //!
 //! Modes: `bare` (no SDK at all), `metrics` (HTTP metrics + resource/pool/cache meters), `traces` (server span
-//! per request, 100 % sampled) and `everything` (both, plus a log line per request exported as an OTLP log
-//! record). Telemetry goes over OTLP to the endpoint given, with otelwright's default queue sizes.
+//! per request, 100 % sampled), `everything` (both, plus a log line per request exported as an OTLP log record)
+//! and `stock` (the same signals without otelwright: the OpenTelemetry projects' own crates, see [`super::stock`]).
+//! Telemetry goes over OTLP/gRPC to the endpoint given, with default queue sizes.
 //!
 //! Commands on stdin: `stats` (answers `stats {json}` with the exporter counters and RSS); closing stdin shuts
 //! the telemetry down and exits.
@@ -31,6 +32,8 @@ pub(crate) enum Mode {
     Traces,
     /// Traces + metrics + a log line per request.
     Everything,
+    /// Traces + HTTP metrics + a log line per request, without otelwright: the peer (see `bench/stock.rs`).
+    Stock,
 }
 
 impl Mode {
@@ -41,13 +44,16 @@ impl Mode {
             Mode::Metrics => "metrics",
             Mode::Traces => "traces",
             Mode::Everything => "everything",
+            Mode::Stock => "stock",
         }
     }
 
+    /// Whether otelwright exports spans in this mode.
     pub(crate) fn traces(self) -> bool {
         matches!(self, Mode::Traces | Mode::Everything)
     }
 
+    /// Whether otelwright exports metrics (and the meters are on) in this mode.
     pub(crate) fn metrics(self) -> bool {
         matches!(self, Mode::Metrics | Mode::Everything)
     }
@@ -89,12 +95,20 @@ pub(crate) struct ServiceStats {
 }
 
 impl ServiceStats {
-    fn of(telemetry: Option<&otelwright::Telemetry>) -> ServiceStats {
+    fn of(pipeline: &Pipeline) -> ServiceStats {
         let threads = super::procfs::thread_cpu_times().into_iter().map(|(k, v)| (k, v.as_secs_f64())).collect();
-        let Some(t) = telemetry else { return ServiceStats { threads, ..ServiceStats::default() } };
-        let s = t.export_stats();
-        let c = |c: otelwright::SignalCounts| [c.exported, c.dropped, c.failed];
-        ServiceStats { spans: c(s.traces), logs: c(s.logs), metrics: c(s.metrics), threads }
+        match pipeline {
+            Pipeline::None => ServiceStats { threads, ..ServiceStats::default() },
+            Pipeline::Otelwright(t) => {
+                let s = t.export_stats();
+                let c = |c: otelwright::SignalCounts| [c.exported, c.dropped, c.failed];
+                ServiceStats { spans: c(s.traces), logs: c(s.logs), metrics: c(s.metrics), threads }
+            }
+            Pipeline::Stock(stock) => {
+                let (spans, logs) = stock.counts();
+                ServiceStats { spans, logs, threads, ..ServiceStats::default() }
+            }
+        }
     }
 
     /// CPU seconds since `before`, split into (request path: the tokio workers; SDK background threads: batch
@@ -103,8 +117,9 @@ impl ServiceStats {
         let (mut request, mut sdk, mut other) = (0.0, 0.0, 0.0);
         for (name, secs) in &self.threads {
             let d = secs - before.threads.get(name).copied().unwrap_or(0.0);
-            // Linux keeps 15 characters of a thread name: "tokio-rt-worker", "OpenTelemetry.T" (traces batch
-            // processor), "otelwright-expo" (export runtime), "otelwright-reso" (resource sampler).
+            // Linux keeps 15 characters of a thread name: "tokio-rt-worker", "OpenTelemetry.T"/".L"/".M" (the
+            // SDK's batch processors and periodic reader), "otelwright-expo" (export runtime), "otelwright-reso"
+            // (resource sampler).
             if name.starts_with("tokio-r") {
                 request += d;
             } else if name.starts_with("OpenTelemetry")
@@ -142,16 +157,29 @@ pub(crate) fn config(mode: Mode, endpoint: &str, metric_interval: Duration) -> C
         .exporters(Signal::Logs, on(mode.logs()))
 }
 
+/// What a service process exports with.
+pub(crate) enum Pipeline {
+    /// Nothing (`bare`).
+    None,
+    /// otelwright (boxed: the handle is large, and there is one per process).
+    Otelwright(Box<otelwright::Telemetry>),
+    /// The stock OpenTelemetry crates.
+    Stock(super::stock::Stock),
+}
+
 /// Runs the hidden mode until stdin closes.
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(cpu) = args.cpu {
         super::affinity::pin_process(cpu).map_err(anyhow::Error::msg)?;
     }
-    let telemetry = match args.mode {
-        Mode::Bare => None,
-        mode => Some(otelwright::init(config(mode, &args.endpoint, args.metric_interval)).context("telemetry")?),
+    let pipeline = match args.mode {
+        Mode::Bare => Pipeline::None,
+        Mode::Stock => Pipeline::Stock(super::stock::Stock::init(&args.endpoint, args.metric_interval)?),
+        mode => Pipeline::Otelwright(Box::new(
+            otelwright::init(config(mode, &args.endpoint, args.metric_interval)).context("telemetry")?,
+        )),
     };
-    let app = super::app::build(args.mode, telemetry.as_ref(), args.metric_interval).await?;
+    let app = super::app::build(args.mode, &pipeline, args.metric_interval).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     child::say(&format!("ready {}", listener.local_addr()?));
     let mut commands = child::stdin_commands();
@@ -161,14 +189,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     });
     while let Some(command) = commands.recv().await {
         match command.as_str() {
-            "stats" => child::say(&format!("stats {}", serde_json::to_string(&ServiceStats::of(telemetry.as_ref()))?)),
+            "stats" => child::say(&format!("stats {}", serde_json::to_string(&ServiceStats::of(&pipeline))?)),
             other => child::say(&format!("error unknown command {other:?}")),
         }
     }
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(3), server).await;
-    if let Some(t) = telemetry {
-        t.shutdown().await;
+    match pipeline {
+        Pipeline::None => {}
+        Pipeline::Otelwright(t) => drop(t.shutdown().await),
+        // The SDK's processors block while they flush through tonic, whose connection runs on this runtime's
+        // (single) worker: shut down from a blocking thread.
+        Pipeline::Stock(stock) => drop(tokio::task::spawn_blocking(move || stock.shutdown()).await),
     }
     drop(app.keep);
     Ok(())
@@ -191,6 +223,18 @@ impl ServerProcess {
         metric_interval: Duration,
         cpu: Option<usize>,
     ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_wrapped(mode, endpoint, metric_interval, cpu, &[], &Placement::child_env(cpu))
+    }
+
+    /// As [`ServerProcess::start`], under `wrapper` (e.g. valgrind) and with this environment.
+    pub(crate) fn start_wrapped(
+        mode: Mode,
+        endpoint: &str,
+        metric_interval: Duration,
+        cpu: Option<usize>,
+        wrapper: &[String],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<ServerProcess> {
         let mut args: Vec<String> = ["serve", "--mode", mode.name(), "--endpoint", endpoint, "--metric-interval"]
             .iter()
             .map(|s| (*s).to_owned())
@@ -199,7 +243,7 @@ impl ServerProcess {
         if let Some(cpu) = cpu {
             args.extend(["--cpu".to_owned(), cpu.to_string()]);
         }
-        let (child, ready) = Child::spawn(mode.name(), &args, &Placement::child_env(cpu))?;
+        let (child, ready) = Child::spawn_wrapped(mode.name(), wrapper, &args, env)?;
         let addr = ready.parse().with_context(|| format!("address of the {} service: {ready:?}", mode.name()))?;
         Ok(ServerProcess { child, mode, addr })
     }
@@ -226,6 +270,11 @@ impl ServerProcess {
 
     /// Stops the process (its telemetry shuts down within 3 s).
     pub(crate) fn stop(self) {
-        self.child.stop(Duration::from_secs(8));
+        self.stop_within(Duration::from_secs(8));
+    }
+
+    /// Stops the process, killing it if it has not exited within `timeout`.
+    pub(crate) fn stop_within(self, timeout: Duration) {
+        self.child.stop(timeout);
     }
 }
