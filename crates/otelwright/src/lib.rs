@@ -19,6 +19,7 @@
 
 mod config;
 mod error;
+mod export;
 mod limits;
 pub mod measure;
 mod pipeline;
@@ -43,6 +44,12 @@ pub use telemetry::Telemetry;
 
 #[doc(hidden)]
 pub use measure::__private;
+
+/// The OTLP encoder, public only for its bench, its conformance tests and its fuzz target: not an API.
+#[doc(hidden)]
+pub mod __encode {
+    pub use crate::export::encode::{AttributeLimits, LogEncoder, TraceEncoder};
+}
 /// Records `function.calls` and `function.calls.duration` for a function; see [`measure`].
 pub use otelwright_macros::measured;
 
