@@ -44,6 +44,12 @@ pub use telemetry::Telemetry;
 
 #[doc(hidden)]
 pub use measure::__private;
+
+/// The OTLP encoder, public only for its bench, its conformance tests and its fuzz target: not an API.
+#[doc(hidden)]
+pub mod __encode {
+    pub use crate::export::encode::{AttributeLimits, EncodedLogRecord, LogEncoder, TraceEncoder};
+}
 /// Records `function.calls` and `function.calls.duration` for a function; see [`measure`].
 pub use otelwright_macros::measured;
 

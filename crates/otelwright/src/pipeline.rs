@@ -246,7 +246,8 @@ fn build_tracer(
     };
     let max_len = l.span_attribute_value_length;
     let queue = config.span_batch.max_queue_size;
-    let limits = AttributeLimits { value_length: max_len, count: l.span_attribute_count as usize };
+    // The SDK's SpanLimits already cap the attribute counts of spans, events and links; the encoder cuts values.
+    let limits = AttributeLimits { value_length: max_len, count: None };
     for exporter in exporters {
         if *exporter == Exporter::Otlp {
             let o = resolved(config, Signal::Traces)?;
@@ -326,7 +327,7 @@ fn build_logger(
     let l = &config.limits;
     let limits = AttributeLimits {
         value_length: l.log_record_attribute_value_length,
-        count: l.log_record_attribute_count as usize,
+        count: Some(l.log_record_attribute_count as usize),
     };
     for exporter in exporters {
         if *exporter == Exporter::Otlp {

@@ -30,7 +30,7 @@ impl Encode for Framer {
     type Item = EncodedLogRecord;
 
     fn encode(&mut self, items: &[EncodedLogRecord], out: &mut Vec<u8>) {
-        self.encoder.encode(items, out);
+        self.encoder.frame(items, out);
     }
 
     fn set_resource(&mut self, resource: &Resource) {

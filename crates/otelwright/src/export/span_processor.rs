@@ -103,7 +103,7 @@ mod tests {
     fn processor(receiver: &Receiver, settings: &BatchSettings, counters: &Arc<Counters>) -> OtlpSpanProcessor {
         let config = Config::default().protocol(Protocol::Grpc).otlp_endpoint(receiver.grpc_endpoint());
         let transport = Transport::new(&config.otlp(Signal::Traces), Signal::Traces, Default::default()).unwrap();
-        let limits = AttributeLimits { value_length: None, count: 128 };
+        let limits = AttributeLimits { value_length: None, count: Some(128) };
         let resource = Resource::builder_empty().build();
         let runtime = tokio::runtime::Handle::current();
         OtlpSpanProcessor::new(transport, runtime, settings, counters.clone(), &resource, limits).unwrap()
