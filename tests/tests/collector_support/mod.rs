@@ -587,19 +587,33 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
-/// The promtool binary (`PROMTOOL`, else `promtool` on `PATH`). With `CI` set a missing promtool fails the test;
-/// elsewhere the caller skips with a message.
+/// Prometheus 3's promtool: `PROMTOOL` (what tests/stack/build.sh builds; .ci/run sets it), else `promtool` on
+/// `PATH`. An older promtool (Debian's 2.42) cannot read Prometheus 3's `otlp:` block, so it counts as missing.
+/// With `CI` set a missing promtool fails the test; elsewhere the caller skips with a message.
 pub fn promtool() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("PROMTOOL").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("promtool")).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(!is_ci(), "CI is set but promtool is not installed: .ci/run installs it (Debian package `prometheus`)");
-        eprintln!("skipped: promtool not installed (apt-get install -y prometheus, or set PROMTOOL)");
-    }
-    found
+    let found = std::env::var_os("PROMTOOL").filter(|p| !p.is_empty()).map(PathBuf::from).or_else(|| {
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("promtool")).find(|p| p.is_file()))
+    });
+    let why = match &found {
+        None => "promtool is not installed".to_owned(),
+        Some(path) => match promtool_major_version(path) {
+            Some(major) if major >= 3 => return found,
+            Some(major) => format!("{} is promtool {major}.x, not Prometheus 3's", path.display()),
+            None => format!("{} --version did not run or print a version", path.display()),
+        },
+    };
+    assert!(!is_ci(), "CI is set but {why}: .ci/run builds it (tests/stack/build.sh) and sets PROMTOOL");
+    eprintln!("skipped: {why} (run tests/stack/build.sh, then set PROMTOOL as tests/stack/README.md says)");
+    None
+}
+
+/// The major version `promtool --version` prints ("promtool, version 3.16.0 (branch: ...").
+fn promtool_major_version(promtool: &Path) -> Option<u32> {
+    let out = std::process::Command::new(promtool).arg("--version").output().ok()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let version = text.split("version ").nth(1)?;
+    version.split('.').next()?.trim().parse().ok()
 }
 
 /// A fresh empty directory under the system temp dir.
