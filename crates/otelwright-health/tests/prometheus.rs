@@ -1,6 +1,6 @@
 //! `GET /metrics`: the Prometheus text exposition of the service's provider, parsed by a real parser
-//! (prometheus-parse) and, when `promtool` is installed (CI installs it; with `CI` set a missing promtool fails
-//! the test), checked with `promtool check metrics`. Names follow Prometheus' OTLP ingest; the values are the
+//! (prometheus-parse) and, when `promtool` is there (`PROMTOOL`, else PATH; CI builds it; with `CI` set a missing
+//! promtool fails the test), checked with `promtool check metrics`. Names follow Prometheus' OTLP ingest; the values are the
 //! pools', caches' and HTTP layer's own numbers.
 
 #![cfg(feature = "prometheus")]
@@ -77,7 +77,9 @@ async fn the_exposition_parses_and_carries_the_sources_numbers() {
 /// `promtool check metrics`: exit 1 (a parse error) fails; exit 3 (lint findings) passes only for the
 /// semconv names that end in `_count` without being histograms, which the OTLP ingest produces as well.
 fn promtool_check(exposition: &str) {
-    let child = Command::new("promtool")
+    // `PROMTOOL`: the Prometheus 3 promtool tests/stack/build.sh builds (`.ci/run` sets it); else one on PATH.
+    let promtool = std::env::var_os("PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let child = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -87,9 +89,11 @@ fn promtool_check(exposition: &str) {
         Ok(c) => c,
         Err(e) => {
             if std::env::var_os("CI").is_some() {
-                panic!("promtool is required in CI (apt-get install prometheus): {e}");
+                panic!("promtool is required in CI (.ci/run builds it with tests/stack/build.sh): {e}");
             }
-            eprintln!("SKIPPED: promtool check metrics ({e}); install Debian's `prometheus` package to run it");
+            eprintln!(
+                "SKIPPED: promtool check metrics ({e}); run tests/stack/build.sh and source tests/stack/env.sh to run it"
+            );
             return;
         }
     };

@@ -363,7 +363,11 @@ impl Reader<'_> {
     fn time(&mut self) -> SystemTime {
         let n = self.u64();
         // A tenth of the times fall before the epoch (sent as 0).
-        if n % 10 == 0 { UNIX_EPOCH - Duration::from_secs(n % 1000 + 1) } else { UNIX_EPOCH + Duration::from_nanos(n) }
+        if n.is_multiple_of(10) {
+            UNIX_EPOCH - Duration::from_secs(n % 1000 + 1)
+        } else {
+            UNIX_EPOCH + Duration::from_nanos(n)
+        }
     }
 
     fn value(&mut self) -> Value {
