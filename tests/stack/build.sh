@@ -8,7 +8,7 @@
 # puts them (GOMODCACHE, GOCACHE), so a warm machine stays warm. A failed build prints the tool and the end of its
 # log, and exits non-zero.
 #
-# Usage: tests/stack/build.sh
+# Usage: tests/stack/build.sh [TOOL...]   TOOL: otelcol (with ocb), prometheus, alertmanager, jaeger; default all
 set -euo pipefail
 # shellcheck source=env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -132,9 +132,18 @@ build_jaeger() {
 }
 
 say "go $(go env GOVERSION), GOMODCACHE=$(go env GOMODCACHE), GOCACHE=$(go env GOCACHE), tools in $OTELWRIGHT_TOOLS_DIR"
-build ocb "$OTELCOL_VERSION" "$OCB_DIR" build_ocb builder
-build otelcol "$OTELCOL_VERSION" "$OTELCOL_DIR" build_otelcol otelcol-otelwright
-build prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_DIR" build_prometheus prometheus promtool
-build alertmanager "$ALERTMANAGER_VERSION" "$ALERTMANAGER_DIR" build_alertmanager alertmanager amtool
-build jaeger "$JAEGER_VERSION" "$JAEGER_DIR" build_jaeger jaeger
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(otelcol prometheus alertmanager jaeger)
+for tool in "${tools[@]}"; do
+    case "$tool" in
+        otelcol)
+            build ocb "$OTELCOL_VERSION" "$OCB_DIR" build_ocb builder
+            build otelcol "$OTELCOL_VERSION" "$OTELCOL_DIR" build_otelcol otelcol-otelwright
+            ;;
+        prometheus) build prometheus "$PROMETHEUS_VERSION" "$PROMETHEUS_DIR" build_prometheus prometheus promtool ;;
+        alertmanager) build alertmanager "$ALERTMANAGER_VERSION" "$ALERTMANAGER_DIR" build_alertmanager alertmanager amtool ;;
+        jaeger) build jaeger "$JAEGER_VERSION" "$JAEGER_DIR" build_jaeger jaeger ;;
+        *) echo "stack build: unknown tool '$tool' (otelcol, prometheus, alertmanager, jaeger)" >&2; exit 2 ;;
+    esac
+done
 say "done"
