@@ -2,10 +2,10 @@
 //! same run.
 //!
 //! Run: `cargo bench -p otelwright --bench encode`. Divide each time by 512 for the cost per span or record.
-//! Instruction counts, stable on a busy machine: `valgrind --tool=callgrind` on the bench binary with
-//! `--bench --profile-time 3 <name>`, then `callgrind_annotate --inclusive=yes` and the `otelwright_spans`,
-//! `stock_grpc_spans`, `stock_http_spans`, `otelwright_logs` and `stock_logs` lines (each one batch of 512) divided
-//! by their call counts.
+//! Instruction counts, stable on a busy machine: run the bench binary under `valgrind --tool=callgrind` with
+//! `--bench --profile-time 2 '^spans_512/otelwright$'` (or another name), then `callgrind_annotate --auto=yes` shows
+//! each path's function (`otelwright_spans`, `stock_grpc_spans`, `stock_http_spans`, `otelwright_logs`,
+//! `otelwright_emit_logs`, `stock_logs`: one batch of 512 each) with its inclusive count and calls (`(Nx)`).
 //!
 //! - `spans_512/otelwright`: `TraceEncoder::encode` of 512 spans into a reused buffer.
 //! - `spans_512/stock_grpc`: what opentelemetry-otlp's tonic exporter does per export attempt: deep-clone the
@@ -14,6 +14,8 @@
 //! - `spans_512/stock_http`: the HTTP exporter's path, which owns the batch (no clone): conversion, encoding, free.
 //!   The batch it consumes is cloned outside the timing.
 //! - `logs_512/otelwright`: `LogEncoder::push` of 512 records (what a processor does in `emit`) and `finish`.
+//! - `logs_512/otelwright_emit`: what the log processor does: `LogEncoder::encode_record` per record (its own
+//!   buffer, queued) and `frame` on the worker.
 //! - `logs_512/stock`: the SDK's batch log processor and exporter: `Box::new((record.clone(), scope.clone()))` per
 //!   record in `emit` (`batch_log_processor.rs`), then `group_logs_by_resource_and_scope` and prost encoding.
 //!
@@ -39,7 +41,7 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use otelwright::__encode::{AttributeLimits, LogEncoder, TraceEncoder};
+use otelwright::__encode::{AttributeLimits, EncodedLogRecord, LogEncoder, TraceEncoder};
 use prost::Message as _;
 
 const BATCH: usize = 512;
@@ -211,6 +213,20 @@ fn otelwright_logs(
     out.len()
 }
 
+/// What otelwright's log processor does as integrated: `encode_record` per record in `emit` (one buffer per
+/// record, queued), then `frame` on the worker.
+#[inline(never)]
+fn otelwright_emit_logs(
+    encoder: &mut LogEncoder,
+    records: &[SdkLogRecord],
+    scope: &InstrumentationScope,
+    out: &mut Vec<u8>,
+) -> usize {
+    let queued: Vec<EncodedLogRecord> = records.iter().map(|r| encoder.encode_record(r, scope)).collect();
+    encoder.frame(&queued, out);
+    out.len()
+}
+
 /// What the SDK's batch log processor and exporter do: clone and box each record in `emit`, then convert, encode
 /// and free.
 #[inline(never)]
@@ -240,6 +256,9 @@ fn encode_logs(c: &mut Criterion) {
     let mut encoder = LogEncoder::new(&resource, AttributeLimits::default());
     let mut out = Vec::new();
     g.bench_function("otelwright", |b| b.iter(|| otelwright_logs(&mut encoder, black_box(&records), &scope, &mut out)));
+    g.bench_function("otelwright_emit", |b| {
+        b.iter(|| otelwright_emit_logs(&mut encoder, black_box(&records), &scope, &mut out))
+    });
 
     let attrs = ResourceAttributesWithSchema::from(&resource);
     let mut buf = Vec::new();
