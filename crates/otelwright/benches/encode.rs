@@ -2,6 +2,10 @@
 //! same run.
 //!
 //! Run: `cargo bench -p otelwright --bench encode`. Divide each time by 512 for the cost per span or record.
+//! Instruction counts, stable on a busy machine: run the bench binary under `valgrind --tool=callgrind` with
+//! `--bench --profile-time 2 '^spans_512/otelwright$'` (or another name), then `callgrind_annotate --auto=yes` shows
+//! each path's function (`otelwright_spans`, `stock_grpc_spans`, `stock_http_spans`, `otelwright_logs`,
+//! `otelwright_emit_logs`, `stock_logs`: one batch of 512 each) with its inclusive count and calls (`(Nx)`).
 //!
 //! - `spans_512/otelwright`: `TraceEncoder::encode` of 512 spans into a reused buffer.
 //! - `spans_512/stock_grpc`: what opentelemetry-otlp's tonic exporter does per export attempt: deep-clone the
@@ -10,6 +14,8 @@
 //! - `spans_512/stock_http`: the HTTP exporter's path, which owns the batch (no clone): conversion, encoding, free.
 //!   The batch it consumes is cloned outside the timing.
 //! - `logs_512/otelwright`: `LogEncoder::push` of 512 records (what a processor does in `emit`) and `finish`.
+//! - `logs_512/otelwright_emit`: what the log processor does: `LogEncoder::encode_record` per record (its own
+//!   buffer, queued) and `frame` on the worker.
 //! - `logs_512/stock`: the SDK's batch log processor and exporter: `Box::new((record.clone(), scope.clone()))` per
 //!   record in `emit` (`batch_log_processor.rs`), then `group_logs_by_resource_and_scope` and prost encoding.
 //!
@@ -35,7 +41,7 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
-use otelwright::__encode::{AttributeLimits, LogEncoder, TraceEncoder};
+use otelwright::__encode::{AttributeLimits, EncodedLogRecord, LogEncoder, TraceEncoder};
 use prost::Message as _;
 
 const BATCH: usize = 512;
@@ -147,6 +153,28 @@ fn records(provider: &SdkLoggerProvider) -> Vec<SdkLogRecord> {
         .collect()
 }
 
+/// One request from otelwright's encoder.
+#[inline(never)]
+fn otelwright_spans(encoder: &mut TraceEncoder, batch: &[SpanData], out: &mut Vec<u8>) -> usize {
+    encoder.encode(batch, out);
+    out.len()
+}
+
+/// One export attempt of the tonic exporter: clone, convert, encode (into tonic's reused buffer), free.
+#[inline(never)]
+fn stock_grpc_spans(batch: &[SpanData], attrs: &ResourceAttributesWithSchema, buf: &mut Vec<u8>) -> usize {
+    stock_http_spans(batch.to_vec(), attrs, buf)
+}
+
+/// One export of the HTTP exporter, which owns the batch: convert, encode, free.
+#[inline(never)]
+fn stock_http_spans(batch: Vec<SpanData>, attrs: &ResourceAttributesWithSchema, buf: &mut Vec<u8>) -> usize {
+    let resource_spans = group_spans_by_resource_and_scope(batch, attrs);
+    buf.clear();
+    ExportTraceServiceRequest { resource_spans }.encode(buf).unwrap();
+    buf.len()
+}
+
 fn encode_spans(c: &mut Criterion) {
     let resource = resource();
     let batch = spans();
@@ -155,41 +183,66 @@ fn encode_spans(c: &mut Criterion) {
 
     let mut encoder = TraceEncoder::new(&resource, AttributeLimits::default());
     let mut out = Vec::new();
-    g.bench_function("otelwright", |b| {
-        b.iter(|| {
-            encoder.encode(black_box(&batch), &mut out);
-            black_box(out.len())
-        })
-    });
+    g.bench_function("otelwright", |b| b.iter(|| otelwright_spans(&mut encoder, black_box(&batch), &mut out)));
 
     let attrs = ResourceAttributesWithSchema::from(&resource);
     let mut buf = Vec::new();
-    g.bench_function("stock_grpc", |b| {
-        b.iter(|| {
-            let resource_spans = group_spans_by_resource_and_scope(black_box(&batch).clone(), &attrs);
-            buf.clear();
-            ExportTraceServiceRequest { resource_spans }.encode(&mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
+    g.bench_function("stock_grpc", |b| b.iter(|| stock_grpc_spans(black_box(&batch), &attrs, &mut buf)));
     g.bench_function("stock_http", |b| {
-        b.iter_batched(
-            || batch.clone(),
-            |owned| {
-                let resource_spans = group_spans_by_resource_and_scope(owned, &attrs);
-                buf.clear();
-                ExportTraceServiceRequest { resource_spans }.encode(&mut buf).unwrap();
-                black_box(buf.len())
-            },
-            BatchSize::LargeInput,
-        )
+        b.iter_batched(|| batch.clone(), |owned| stock_http_spans(owned, &attrs, &mut buf), BatchSize::LargeInput)
     });
     g.finish();
 
-    encoder.encode(&batch, &mut out);
-    let resource_spans = group_spans_by_resource_and_scope(batch.clone(), &attrs);
-    let stock = ExportTraceServiceRequest { resource_spans }.encode_to_vec();
-    println!("spans_512 request bytes: otelwright {} stock {}", out.len(), stock.len());
+    let ours = otelwright_spans(&mut encoder, &batch, &mut out);
+    let stock = stock_http_spans(batch.clone(), &attrs, &mut buf);
+    println!("spans_512 request bytes: otelwright {ours}, stock {stock}");
+}
+
+/// What otelwright's log processor does: each record encoded as it is emitted, then the request finished.
+#[inline(never)]
+fn otelwright_logs(
+    encoder: &mut LogEncoder,
+    records: &[SdkLogRecord],
+    scope: &InstrumentationScope,
+    out: &mut Vec<u8>,
+) -> usize {
+    for r in records {
+        encoder.push(r, scope);
+    }
+    encoder.finish(out);
+    out.len()
+}
+
+/// What otelwright's log processor does as integrated: `encode_record` per record in `emit` (one buffer per
+/// record, queued), then `frame` on the worker.
+#[inline(never)]
+fn otelwright_emit_logs(
+    encoder: &mut LogEncoder,
+    records: &[SdkLogRecord],
+    scope: &InstrumentationScope,
+    out: &mut Vec<u8>,
+) -> usize {
+    let queued: Vec<EncodedLogRecord> = records.iter().map(|r| encoder.encode_record(r, scope)).collect();
+    encoder.frame(&queued, out);
+    out.len()
+}
+
+/// What the SDK's batch log processor and exporter do: clone and box each record in `emit`, then convert, encode
+/// and free.
+#[inline(never)]
+fn stock_logs(
+    records: &[SdkLogRecord],
+    scope: &InstrumentationScope,
+    attrs: &ResourceAttributesWithSchema,
+    buf: &mut Vec<u8>,
+) -> usize {
+    let queued: Vec<Box<(SdkLogRecord, InstrumentationScope)>> =
+        records.iter().map(|r| Box::new((r.clone(), scope.clone()))).collect();
+    let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = queued.iter().map(|b| (&b.0, &b.1)).collect();
+    let resource_logs = group_logs_by_resource_and_scope(&LogBatch::new(&pairs), attrs);
+    buf.clear();
+    ExportLogsServiceRequest { resource_logs }.encode(buf).unwrap();
+    buf.len()
 }
 
 fn encode_logs(c: &mut Criterion) {
@@ -202,30 +255,21 @@ fn encode_logs(c: &mut Criterion) {
 
     let mut encoder = LogEncoder::new(&resource, AttributeLimits::default());
     let mut out = Vec::new();
-    g.bench_function("otelwright", |b| {
-        b.iter(|| {
-            for r in black_box(&records) {
-                encoder.push(r, &scope);
-            }
-            encoder.finish(&mut out);
-            black_box(out.len())
-        })
+    g.bench_function("otelwright", |b| b.iter(|| otelwright_logs(&mut encoder, black_box(&records), &scope, &mut out)));
+    g.bench_function("otelwright_emit", |b| {
+        b.iter(|| otelwright_emit_logs(&mut encoder, black_box(&records), &scope, &mut out))
     });
 
     let attrs = ResourceAttributesWithSchema::from(&resource);
     let mut buf = Vec::new();
-    g.bench_function("stock", |b| {
-        b.iter(|| {
-            let queued: Vec<Box<(SdkLogRecord, InstrumentationScope)>> =
-                black_box(&records).iter().map(|r| Box::new((r.clone(), scope.clone()))).collect();
-            let pairs: Vec<(&SdkLogRecord, &InstrumentationScope)> = queued.iter().map(|b| (&b.0, &b.1)).collect();
-            let resource_logs = group_logs_by_resource_and_scope(&LogBatch::new(&pairs), &attrs);
-            buf.clear();
-            ExportLogsServiceRequest { resource_logs }.encode(&mut buf).unwrap();
-            black_box(buf.len())
-        })
-    });
+    g.bench_function("stock", |b| b.iter(|| stock_logs(black_box(&records), &scope, &attrs, &mut buf)));
     g.finish();
+
+    let ours = otelwright_logs(&mut encoder, &records, &scope, &mut out);
+    let stock = stock_logs(&records, &scope, &attrs, &mut buf);
+    println!(
+        "logs_512 request bytes: otelwright {ours}, stock {stock} (ours adds time_unix_nano, drops the synthetic event_name)"
+    );
 }
 
 criterion_group!(benches, encode_spans, encode_logs);

@@ -216,6 +216,11 @@ pub(crate) fn check_logs(resource: &Resource, inputs: &[LogInput], limits: Attri
     let mut out = Vec::new();
     let mut encoder = LogEncoder::new(resource, limits);
     encoder.encode(pairs.iter().copied(), &mut out);
+    // Encoding each record where it is emitted (`encode_record`) and framing them later gives the same bytes.
+    let emitted: Vec<_> = pairs.iter().map(|(r, s)| encoder.encode_record(r, s)).collect();
+    let mut framed = Vec::new();
+    LogEncoder::new(resource, limits).frame(&emitted, &mut framed);
+    assert_eq!(framed, out, "encode_record + frame against push + finish");
     let mut ours = ExportLogsServiceRequest::decode(out.as_slice()).expect("our logs request decodes with prost");
     let mut expected = expected_logs(resource, &pairs, limits);
     // The SDK exporter groups records in a HashMap, so its scope order varies: compare scopes in a fixed order.

@@ -6,6 +6,7 @@
 //! `trace/v1/trace.proto`, `logs/v1/logs.proto` and the two `collector/*/v1/*_service.proto` (the copies in
 //! `opentelemetry-proto-0.33.1/src/proto/opentelemetry-proto/`); each is named beside its use.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
@@ -142,11 +143,10 @@ pub(super) struct RequestBuilder {
 /// The items of one scope.
 #[derive(Debug, Clone)]
 pub(super) struct ScopeGroup {
-    /// The scope as given, to match later items against (its name is not compared, see `name`).
+    /// The scope as given, to match later items against.
     scope: InstrumentationScope,
-    /// The exported scope name: the scope's name for spans, the record's target (or else the scope's name) for
-    /// log records, as the SDK's exporter does.
-    name: Box<str>,
+    /// A log record's target, which replaces the scope's name in the export, as the SDK's exporter does.
+    target: Option<Cow<'static, str>>,
     next_same_name: Option<usize>,
     /// `ScopeSpans.scope` (1) and `ScopeSpans.schema_url` (3), encoded with their keys.
     header: Vec<u8>,
@@ -157,6 +157,9 @@ pub(super) struct ScopeGroup {
 /// Past this many distinct scopes, groups are forgotten after each request (their buffers are kept per scope
 /// between requests; a program has a handful of tracers and tracing targets, not thousands).
 const MAX_KEPT_GROUPS: usize = 256;
+
+/// Up to this many scopes, a group is found by comparing each; past it, by the name's hash.
+const LINEAR_SEARCH: usize = 8;
 
 impl RequestBuilder {
     pub(super) fn new(resource: &Resource) -> Self {
@@ -203,33 +206,49 @@ impl RequestBuilder {
         self.resource.len() + scopes + self.schema_url.len()
     }
 
-    /// The group for items of `scope` exported under scope name `name`, created on first use. One more item is
-    /// counted: the caller appends it to the group's `items`.
-    pub(super) fn group(&mut self, name: &str, scope: &InstrumentationScope) -> &mut Vec<u8> {
+    /// The group for items of `scope` (for a log record, with the record's `target` as the scope's name), created
+    /// on first use. One more item is counted: the caller appends it to the group's `items`.
+    pub(super) fn group(&mut self, target: Option<&Cow<'static, str>>, scope: &InstrumentationScope) -> &mut Vec<u8> {
         self.items += 1;
-        let index = if self.groups.get(self.last).is_some_and(|g| g.matches(name, scope)) {
+        let index = if self.groups.get(self.last).is_some_and(|g| g.matches(target, scope)) {
             self.last
+        } else if self.groups.len() <= LINEAR_SEARCH {
+            // A few scopes (server spans and their children alternate): comparing beats hashing the name.
+            match self.groups.iter().position(|g| g.matches(target, scope)) {
+                Some(i) => i,
+                None => self.add(target, scope),
+            }
         } else {
-            self.find_or_add(name, scope)
+            self.find_or_add(target, scope)
         };
         self.last = index;
         &mut self.groups[index].items
     }
 
-    fn find_or_add(&mut self, name: &str, scope: &InstrumentationScope) -> usize {
+    fn find_or_add(&mut self, target: Option<&Cow<'static, str>>, scope: &InstrumentationScope) -> usize {
+        let name = exported_name(target, scope);
         let mut at = self.by_name.get(name).copied();
-        let mut tail = None;
         while let Some(i) = at {
-            if self.groups[i].matches(name, scope) {
+            if self.groups[i].matches(target, scope) {
                 return i;
             }
-            tail = Some(i);
             at = self.groups[i].next_same_name;
         }
+        self.add(target, scope)
+    }
+
+    /// A new group, indexed by its name, or chained after the last group of the same name.
+    fn add(&mut self, target: Option<&Cow<'static, str>>, scope: &InstrumentationScope) -> usize {
+        let name = exported_name(target, scope);
         let index = self.groups.len();
-        self.groups.push(ScopeGroup::new(name, scope));
-        match tail {
-            Some(t) => self.groups[t].next_same_name = Some(index),
+        self.groups.push(ScopeGroup::new(target, scope));
+        match self.by_name.get(name).copied() {
+            Some(mut at) => {
+                while let Some(next) = self.groups[at].next_same_name {
+                    at = next;
+                }
+                self.groups[at].next_same_name = Some(index);
+            }
             None => {
                 self.by_name.insert(name.into(), index);
             }
@@ -267,12 +286,12 @@ impl RequestBuilder {
 }
 
 impl ScopeGroup {
-    fn new(name: &str, scope: &InstrumentationScope) -> Self {
+    fn new(target: Option<&Cow<'static, str>>, scope: &InstrumentationScope) -> Self {
         let mut header = Vec::new();
         // ScopeSpans.scope / ScopeLogs.scope = 1: an InstrumentationScope (common.proto) with name = 1, version = 2,
         // attributes = 3 (dropped_attributes_count = 4 stays 0: the SDK exporter applies no limits here either).
         wire::message(&mut header, 1, |out| {
-            wire::bytes(out, 1, name.as_bytes());
+            wire::bytes(out, 1, exported_name(target, scope).as_bytes());
             wire::bytes(out, 2, scope.version().unwrap_or_default().as_bytes());
             for kv in scope.attributes() {
                 key_value(out, 3, kv.key.as_str(), &kv.value, None);
@@ -280,17 +299,30 @@ impl ScopeGroup {
         });
         // ScopeSpans.schema_url / ScopeLogs.schema_url = 3.
         wire::bytes(&mut header, 3, scope.schema_url().unwrap_or_default().as_bytes());
-        ScopeGroup { scope: scope.clone(), name: name.into(), next_same_name: None, header, items: Vec::new() }
+        ScopeGroup { scope: scope.clone(), target: target.cloned(), next_same_name: None, header, items: Vec::new() }
     }
 
-    /// Whether items of `scope` exported as `name` belong here: the same exported name, version, schema URL and
+    /// Whether items of `scope` with `target` belong here: the same exported name, version, schema URL and
     /// attributes (what is encoded; an absent version and an empty one are the same).
-    fn matches(&self, name: &str, scope: &InstrumentationScope) -> bool {
-        *self.name == *name
-            && self.scope.version().unwrap_or_default() == scope.version().unwrap_or_default()
-            && self.scope.schema_url().unwrap_or_default() == scope.schema_url().unwrap_or_default()
+    fn matches(&self, target: Option<&Cow<'static, str>>, scope: &InstrumentationScope) -> bool {
+        let mine = &self.scope;
+        same(exported_name(self.target.as_ref(), mine), exported_name(target, scope))
+            && same(mine.version().unwrap_or_default(), scope.version().unwrap_or_default())
+            && same(mine.schema_url().unwrap_or_default(), scope.schema_url().unwrap_or_default())
             && self.scope.attributes().eq(scope.attributes())
     }
+}
+
+/// The scope name as exported: a log record's target when it has one, else the scope's name.
+fn exported_name<'a>(target: Option<&'a Cow<'static, str>>, scope: &'a InstrumentationScope) -> &'a str {
+    target.map_or(scope.name(), |t| t.as_ref())
+}
+
+/// String equality, answered without reading the bytes when both are the same slice: scope names and versions
+/// are mostly `&'static str`, shared by every clone of the scope.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 #[cfg(test)]
@@ -317,11 +349,11 @@ mod tests {
         let a_unversioned = InstrumentationScope::builder("a").build();
         let b = InstrumentationScope::builder("b").build();
         let mut r = RequestBuilder::new(&Resource::builder_empty().build());
-        r.group("a", &a).push(1);
-        r.group("b", &b).push(2);
-        r.group("a", &a_unversioned).push(3);
-        r.group("a", &a).push(4);
-        r.group("x", &a).push(5);
+        r.group(None, &a).push(1);
+        r.group(None, &b).push(2);
+        r.group(None, &a_unversioned).push(3);
+        r.group(None, &a).push(4);
+        r.group(Some(&Cow::Borrowed("x")), &a).push(5);
         assert_eq!(r.groups.len(), 4);
         assert_eq!(r.groups[0].items, [1, 4]);
         assert_eq!(r.items(), 5);
@@ -332,5 +364,24 @@ mod tests {
         assert_eq!(r.items(), 0);
         assert_eq!(r.encoded_len(), 0);
         assert!(r.groups.iter().all(|g| g.items.is_empty()));
+    }
+
+    /// Past the linear search, groups made before and after the switch are all found by name, including
+    /// several with the same name.
+    #[test]
+    fn many_scope_groups_are_found_by_name() {
+        let scopes: Vec<InstrumentationScope> = (0..30)
+            .map(|i| InstrumentationScope::builder(format!("s{}", i % 10)).with_version(format!("{}", i / 10)).build())
+            .collect();
+        let mut r = RequestBuilder::new(&Resource::builder_empty().build());
+        for round in 0..3u8 {
+            for (i, s) in scopes.iter().enumerate() {
+                r.group(None, s).push(round * 30 + i as u8);
+            }
+        }
+        assert_eq!(r.groups.len(), 30);
+        for (i, g) in r.groups.iter().enumerate() {
+            assert_eq!(g.items, [i as u8, 30 + i as u8, 60 + i as u8], "group {i}");
+        }
     }
 }

@@ -56,9 +56,8 @@ impl LogEncoder {
         // The exported scope is named after the record's target when it has one, as the SDK exporter does
         // (opentelemetry-proto 0.33 `transform/logs.rs`, `group_logs_by_resource_and_scope`): with the tracing
         // bridge, the module path of the event.
-        let name = record.target().map_or(scope.name(), |t| t.as_ref());
         let limits = self.limits;
-        let items = self.request.group(name, scope);
+        let items = self.request.group(record.target(), scope);
         // ScopeLogs.log_records = 2.
         wire::message(items, 2, |out| record_fields(out, record, limits));
     }
@@ -84,8 +83,8 @@ impl LogEncoder {
 /// under: what a `LogProcessor` queues instead of a clone of the record.
 #[derive(Debug)]
 pub struct EncodedLogRecord {
-    /// The exported scope name: the record's target, else the logger's scope name (see [`LogEncoder::push`]).
-    name: Cow<'static, str>,
+    /// The record's target, exported as the scope's name (see [`LogEncoder::push`]).
+    target: Option<Cow<'static, str>>,
     scope: InstrumentationScope,
     record: Vec<u8>,
 }
@@ -94,17 +93,16 @@ impl LogEncoder {
     /// Encodes one record on its own, for a later [`frame`](Self::frame); `&self`, so emitting threads share one
     /// encoder.
     pub fn encode_record(&self, record: &SdkLogRecord, scope: &InstrumentationScope) -> EncodedLogRecord {
-        let name = record.target().cloned().unwrap_or_else(|| Cow::Owned(scope.name().to_owned()));
         let mut bytes = Vec::with_capacity(256);
         record_fields(&mut bytes, record, self.limits);
-        EncodedLogRecord { name, scope: scope.clone(), record: bytes }
+        EncodedLogRecord { target: record.target().cloned(), scope: scope.clone(), record: bytes }
     }
 
     /// Writes one request for records encoded by [`encode_record`](Self::encode_record) into `out` (cleared
     /// first), each under its scope, as [`push`](Self::push) would have.
     pub fn frame(&mut self, records: &[EncodedLogRecord], out: &mut Vec<u8>) {
         for r in records {
-            let items = self.request.group(&r.name, &r.scope);
+            let items = self.request.group(r.target.as_ref(), &r.scope);
             // ScopeLogs.log_records = 2.
             wire::len_prefix(items, 2, r.record.len());
             items.extend_from_slice(&r.record);

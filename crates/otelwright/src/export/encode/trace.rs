@@ -49,7 +49,7 @@ impl TraceEncoder {
     pub fn push(&mut self, span: &SpanData) {
         let scope = &span.instrumentation_scope;
         let limits = self.limits;
-        let items = self.request.group(scope.name(), scope);
+        let items = self.request.group(None, scope);
         // ScopeSpans.spans = 2.
         wire::message(items, 2, |out| span_fields(out, span, limits));
     }

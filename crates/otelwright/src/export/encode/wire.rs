@@ -130,9 +130,8 @@ pub(crate) const fn len_field_len(field: u32, len: usize) -> usize {
 ///
 /// The length is not known before the body is written, so one byte is reserved for it. Most nested messages (a
 /// `KeyValue`, an `AnyValue`, a `Status`) are under 128 bytes and fit; a longer one (a whole `Span`) has its body
-/// moved right by the 1–4 missing bytes. That move costs less than computing every size first (prost's two passes)
-/// and keeps the output minimal, unlike fixed-width padded varints: see the `encode` bench and the module docs of
-/// `export::encode`.
+/// moved right by the 1–4 missing bytes. Measured, that move costs less than computing sizes first, and keeps the
+/// output minimal, unlike fixed-width padded varints: see the module docs of `export::encode`.
 #[inline]
 pub(crate) fn message(out: &mut Vec<u8>, field: u32, body: impl FnOnce(&mut Vec<u8>)) {
     key(out, field, LEN);
