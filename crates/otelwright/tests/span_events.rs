@@ -35,17 +35,19 @@ fn config(receiver: &Receiver, service: &str, logs: bool) -> Config {
         .exporters(Signal::Logs, if logs { vec![Exporter::Otlp] } else { Vec::new() })
 }
 
-/// A span `work` with an INFO event inside, and a span `failing` with an ERROR event inside.
+/// A span `work` with an INFO event inside, a span `failing` with an ERROR event inside, and a span `quiet` with an
+/// ERROR event of a target the trace filter turns off (`noisy`, in [`with_logs_on_an_event_is_a_log_record_and_not_a_span_event`]).
 fn emit(telemetry: &Telemetry) {
     tracing::dispatcher::with_default(telemetry.dispatch(), || {
         tracing::info_span!("work", job = 7_u64).in_scope(|| tracing::info!(rows = 3_u64, "inside work"));
         tracing::info_span!("failing").in_scope(|| tracing::error!("it broke"));
+        tracing::info_span!("quiet").in_scope(|| tracing::error!(target: "noisy", "not for traces"));
     });
 }
 
 async fn spans(receiver: &Receiver, service: &str) -> (ReceivedSpan, ReceivedSpan) {
     let mine = |s: &ReceivedSpan| s.resource_str("service.name").as_deref() == Some(service);
-    let spans = receiver.wait_for_spans(|s| s.iter().filter(|s| mine(s)).count() >= 2, WAIT).await.unwrap();
+    let spans = receiver.wait_for_spans(|s| s.iter().filter(|s| mine(s)).count() >= 3, WAIT).await.unwrap();
     let find = |name: &str| spans.iter().find(|s| mine(s) && s.name() == name).cloned().unwrap();
     (find("work"), find("failing"))
 }
@@ -57,11 +59,12 @@ fn logs_of(receiver: &Receiver, service: &str) -> Vec<ReceivedLog> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_logs_on_an_event_is_a_log_record_and_not_a_span_event() {
     let receiver = Receiver::start().await.unwrap();
-    let telemetry = otelwright::build(config(&receiver, "events-as-logs", true)).unwrap();
+    let telemetry =
+        otelwright::build(config(&receiver, "events-as-logs", true).trace_filter("info,noisy=off")).unwrap();
     emit(&telemetry);
     assert!(telemetry.flush().await.is_empty());
     let (work, failing) = spans(&receiver, "events-as-logs").await;
-    let mine = |l: &[ReceivedLog]| l.len() >= 2;
+    let mine = |l: &[ReceivedLog]| l.len() >= 3;
     receiver.wait_for_logs(|_| mine(&logs_of(&receiver, "events-as-logs")), WAIT).await.unwrap();
     let logs = logs_of(&receiver, "events-as-logs");
 
@@ -76,6 +79,9 @@ async fn with_logs_on_an_event_is_a_log_record_and_not_a_span_event() {
     assert_eq!(work.status_code(), 0, "unset");
     let broke = logs.iter().find(|l| l.body_str().as_deref() == Some("it broke")).unwrap();
     assert_eq!(broke.span_id_hex().as_deref(), Some(failing.span_id_hex().as_str()));
+    let quiet = receiver.spans().into_iter().find(|s| s.name() == "quiet").unwrap();
+    assert_eq!(quiet.status_code(), 0, "an ERROR event the trace filter turns off leaves its span alone");
+    assert!(logs.iter().any(|l| l.body_str().as_deref() == Some("not for traces")), "it is still a log record");
 
     for key in DETAILS {
         assert!(work.attr(key).is_none(), "{key} is opt-in: {:?}", work.span.attributes);

@@ -94,11 +94,14 @@ where
             .with_tracked_inactivity(d.inactivity);
         let trace_filter = filter(&config.trace_filter, true);
         if providers.logger.is_some() {
-            // The cheap test first: an event's callsite is never enabled for this layer.
+            // The cheap test first. An event callsite is never enabled for this layer and always for the bridge, so
+            // tracing asks the layers' filters on each hit; span callsites stay cached (all filters agree).
             layers.push(spans.with_filter(filter_fn(|m| m.is_span()).and(trace_filter)).boxed());
-            let errors = filter_fn(|m| m.is_event() && *m.level() == Level::ERROR);
-            let error_status = ErrorStatus(dispatch_of_error_status.clone());
-            layers.push(error_status.with_filter(errors.and(filter(&config.trace_filter, true))).boxed());
+            // Spans pass too, so that every layer's filter agrees on span callsites and their interest stays cached
+            // (this layer does nothing with them); INFO events stop at the cheap test.
+            let errors =
+                filter_fn(|m| m.is_span() || *m.level() == Level::ERROR).and(filter(&config.trace_filter, true));
+            layers.push(ErrorStatus(dispatch_of_error_status.clone()).with_filter(errors).boxed());
         } else {
             layers.push(spans.with_filter(trace_filter).boxed());
         }
@@ -115,9 +118,10 @@ where
 
 /// With the logs bridge on, events do not reach tracing-opentelemetry; this layer keeps the one thing they did
 /// there that a log record cannot: an ERROR event marks its span's status as Error (tracing-opentelemetry's
-/// `with_error_events_to_status`, on by default), so the trace still shows where it failed. It sees ERROR events
-/// only, and sets no description (OTel trace API, "Set Status": the description is optional; the log record
-/// carries the message). The span is the event's parent or the current span, when tracing-opentelemetry made it.
+/// `with_error_events_to_status`, on by default), so the trace still shows where it failed. It acts on ERROR events
+/// only (those the trace filter lets through, as tracing-opentelemetry would see them), and sets no description (OTel trace API,
+/// "Set Status": the description is optional; the log record carries the message). The span is the event's parent
+/// or the current span, when tracing-opentelemetry made it.
 ///
 /// It reaches tracing-opentelemetry through the dispatch it is part of, set once the dispatch is built (a layer in
 /// a `Vec` is not told its dispatch, and inside a callback `tracing` hides the current one).
@@ -125,6 +129,9 @@ struct ErrorStatus(Arc<OnceLock<WeakDispatch>>);
 
 impl<S: Subscriber> Layer<S> for ErrorStatus {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() != Level::ERROR {
+            return;
+        }
         let span = if event.is_contextual() { ctx.current_span().id().cloned() } else { event.parent().cloned() };
         let Some(span) = span else { return };
         let Some(dispatch) = self.0.get().and_then(WeakDispatch::upgrade) else { return };
