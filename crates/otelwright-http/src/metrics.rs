@@ -40,9 +40,10 @@ fn duration(meter: &Meter, name: &'static str, description: &'static str) -> His
 /// applies as usual): a route, scheme or host taken from the request cannot grow the cache without end.
 const MAX_BOUND: usize = 1024;
 
-/// Bound instruments by attribute set, bound on first use.
+/// Bound instruments by attribute set, bound on first use. Hashed with foldhash (randomly seeded per process, and
+/// the map is capped), a few times cheaper than SipHash on these small keys.
 pub(crate) struct BoundCache<K, V> {
-    map: RwLock<HashMap<K, V>>,
+    map: RwLock<HashMap<K, V, foldhash::fast::RandomState>>,
 }
 
 impl<K, V> std::fmt::Debug for BoundCache<K, V> {
@@ -53,7 +54,7 @@ impl<K, V> std::fmt::Debug for BoundCache<K, V> {
 
 impl<K: Hash + Eq, V> Default for BoundCache<K, V> {
     fn default() -> Self {
-        BoundCache { map: RwLock::new(HashMap::new()) }
+        BoundCache { map: RwLock::new(HashMap::default()) }
     }
 }
 
