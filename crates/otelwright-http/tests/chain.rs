@@ -145,6 +145,18 @@ async fn one_trace_across_http_and_grpc_hops() {
     let p = &http_client.histogram_points()[0];
     assert_eq!(p.attr_str("server.address").as_deref(), Some("127.0.0.1"));
     assert_eq!(p.attr_str("http.response.status_code").as_deref(), Some("200"));
+    let mut keys: Vec<&str> = p.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "http.request.method",
+            "http.response.status_code",
+            "network.protocol.version",
+            "server.address",
+            "server.port"
+        ]
+    );
 
     let report = telemetry.shutdown().await;
     assert!(report.is_clean(), "{report:?}");

@@ -234,12 +234,30 @@ async fn server_layer_end_to_end() {
     );
     let failed = points.iter().find(|p| p.attr_str("http.route").as_deref() == Some("/fail")).unwrap();
     assert_eq!(failed.attr_str("error.type").as_deref(), Some("500"));
+    let mut keys: Vec<&str> = failed.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "error.type",
+            "http.request.method",
+            "http.response.status_code",
+            "http.route",
+            "network.protocol.version",
+            "url.scheme"
+        ]
+    );
     assert!(
         !points.iter().any(|p| p.attr_str("http.route").as_deref() == Some("/health")),
         "excluded paths are not measured"
     );
     let active = metric(&receiver, &telemetry, "http.server.active_requests").await;
     assert!(active.number_points().iter().all(|p| p.value == 0.0), "{:?}", active.number_points());
+    for p in active.number_points() {
+        let mut keys: Vec<&str> = p.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["http.request.method", "url.scheme"], "{p:?}");
+    }
 
     let report = telemetry.shutdown().await;
     assert!(report.is_clean(), "{report:?}");

@@ -13,6 +13,7 @@ use opentelemetry::{Context, KeyValue, StringValue, Value};
 use super::layer::ClientShared;
 use crate::body::BodyObserver;
 use crate::conventions::{self, grpc_code_name};
+use crate::metrics::ClientKey;
 
 fn string(v: Cow<'static, str>) -> Value {
     Value::String(StringValue::from(v))
@@ -26,7 +27,7 @@ pub struct ClientExchange {
     traced: bool,
     grpc_method: Option<String>,
     method: Cow<'static, str>,
-    server: Option<(String, u16)>,
+    server: Option<(Arc<str>, u16)>,
     version: Option<&'static str>,
     status: Option<u16>,
     grpc_status: Option<i32>,
@@ -59,7 +60,7 @@ impl ClientExchange {
             .host()
             .map(|h| {
                 let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-                (h.trim_start_matches('[').trim_end_matches(']').to_owned(), uri.port_u16().unwrap_or(default))
+                (Arc::from(h.trim_start_matches('[').trim_end_matches(']')), uri.port_u16().unwrap_or(default))
             })
             .or_else(|| shared.target.clone());
         let version = conventions::protocol_version(version);
@@ -86,7 +87,7 @@ impl ClientExchange {
                     }
                 };
                 if let Some((host, port)) = &server {
-                    attrs.push(KeyValue::new("server.address", host.clone()));
+                    attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
                     attrs.push(KeyValue::new("server.port", i64::from(*port)));
                 }
                 let span = tracer.build_with_context(
@@ -141,7 +142,7 @@ impl crate::future::Exchange for ClientExchange {
 impl ClientExchange {
     fn server_attributes(&self, attrs: &mut Vec<KeyValue>) {
         if let Some((host, port)) = &self.server {
-            attrs.push(KeyValue::new("server.address", host.clone()));
+            attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
             attrs.push(KeyValue::new("server.port", i64::from(*port)));
         }
     }
@@ -178,8 +179,8 @@ impl ClientExchange {
             span.end();
         }
         let Some(i) = &self.shared.instruments else { return };
-        let mut attrs = Vec::with_capacity(7);
         if let Some(rpc) = &self.grpc_method {
+            let mut attrs = Vec::with_capacity(7);
             attrs.push(KeyValue::new("rpc.system.name", "grpc"));
             attrs.push(KeyValue::new("rpc.method", rpc.clone()));
             if let Some(code) = self.grpc_status {
@@ -191,18 +192,14 @@ impl ClientExchange {
             self.server_attributes(&mut attrs);
             i.rpc_duration.record(secs, &attrs);
         } else {
-            attrs.push(KeyValue::new("http.request.method", string(self.method.clone())));
-            self.server_attributes(&mut attrs);
-            if let Some(s) = self.status {
-                attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-            }
-            if let Some(e) = error_type {
-                attrs.push(KeyValue::new("error.type", string(e)));
-            }
-            if let Some(v) = self.version {
-                attrs.push(KeyValue::new("network.protocol.version", v));
-            }
-            i.duration.record(secs, &attrs);
+            let key = ClientKey {
+                method: self.method.clone(),
+                server: self.server.clone(),
+                status: self.status,
+                error_type,
+                version: self.version,
+            };
+            i.record(&key, secs);
         }
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct ClientShared {
     /// New trace ids are random: new roots get the W3C random flag.
     pub(crate) random_trace_ids: bool,
     /// `server.address`/`server.port` for requests whose URI has no authority (a tonic `Channel` adds it inside).
-    pub(crate) target: Option<(String, u16)>,
+    pub(crate) target: Option<(Arc<str>, u16)>,
 }
 
 /// A tower layer for HTTP clients (hyper-util's client, a tonic `Channel`): one CLIENT span per request (so one
@@ -83,7 +83,7 @@ pub struct HttpClientLayerBuilder {
     metrics: bool,
     propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
     random_trace_ids: bool,
-    target: Option<(String, u16)>,
+    target: Option<(Arc<str>, u16)>,
 }
 
 impl std::fmt::Debug for HttpClientLayerBuilder {
@@ -160,7 +160,7 @@ impl HttpClientLayerBuilder {
             && let Some(host) = uri.host()
         {
             let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-            self.target = Some((host.trim_matches(['[', ']']).to_owned(), uri.port_u16().unwrap_or(default)));
+            self.target = Some((Arc::from(host.trim_matches(['[', ']'])), uri.port_u16().unwrap_or(default)));
         }
         self
     }

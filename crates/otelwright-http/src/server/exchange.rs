@@ -13,6 +13,7 @@ use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 use super::layer::Shared;
 use crate::body::BodyObserver;
 use crate::conventions::{self, grpc_code_name, grpc_server_error};
+use crate::metrics::{ActiveKey, ServerKey};
 use crate::request_id::RequestId;
 use crate::route::RouteInput;
 
@@ -60,8 +61,8 @@ pub struct ServerExchange {
     grpc_method: Option<String>,
     method: Cow<'static, str>,
     route: Option<std::sync::Arc<str>>,
-    /// `http.request.method` and `url.scheme`, built once for the three measurements that use them.
-    base: [KeyValue; 2],
+    /// `http.request.method` and `url.scheme`: the attributes every measurement and the span share.
+    base: ActiveKey,
     version: Option<&'static str>,
     request_id: Option<RequestId>,
     request_bytes: Option<u64>,
@@ -95,10 +96,7 @@ impl ServerExchange {
         } else {
             shared.route.route(&RouteInput { method: req.method(), uri: req.uri(), extensions: req.extensions() })
         };
-        let base = [
-            KeyValue::new("http.request.method", string(method.clone())),
-            KeyValue::new("url.scheme", string(scheme.clone())),
-        ];
+        let base = ActiveKey { method: method.clone(), scheme };
         let traced = shared.tracer.is_some() && !excluded;
         let measured = shared.instruments.is_some() && !excluded;
         let parent = if traced {
@@ -161,7 +159,7 @@ impl ServerExchange {
             && exchange.grpc_method.is_none()
             && let Some(i) = &shared.instruments
         {
-            i.active.add(1, &exchange.base);
+            i.add_active(&exchange.base, 1);
         }
         exchange
     }
@@ -250,31 +248,18 @@ impl ServerExchange {
             i.rpc_duration.record(secs, &attrs);
             return;
         }
-        i.active.add(-1, &self.base);
+        i.add_active(&self.base, -1);
         if self.status.is_none() && self.failure.is_none() {
             return; // cancelled before a response: no status to report
         }
-        let mut attrs = Vec::with_capacity(6);
-        attrs.extend(self.base.iter().cloned());
-        if let Some(route) = &self.route {
-            attrs.push(KeyValue::new("http.route", Value::String(StringValue::from(route.clone()))));
-        }
-        if let Some(s) = self.status {
-            attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
-        if let Some(e) = error_type {
-            attrs.push(KeyValue::new("error.type", string(e)));
-        }
-        if let Some(v) = self.version {
-            attrs.push(KeyValue::new("network.protocol.version", v));
-        }
-        i.duration.record(secs, &attrs);
-        if let Some(h) = &i.request_body {
-            h.record(self.request_bytes.unwrap_or(0), &attrs);
-        }
-        if let Some(h) = &i.response_body {
-            h.record(self.response_bytes, &attrs);
-        }
+        let key = ServerKey {
+            base: self.base.clone(),
+            route: self.route.clone(),
+            status: self.status,
+            error_type,
+            version: self.version,
+        };
+        i.record(&key, secs, self.request_bytes.unwrap_or(0), self.response_bytes);
     }
 }
 
@@ -308,7 +293,7 @@ impl BodyObserver for ServerExchange {
 
 fn http_start_attributes<B>(
     method: &str,
-    base: &[KeyValue; 2],
+    base: &ActiveKey,
     method_original: Option<String>,
     route: Option<&std::sync::Arc<str>>,
     version: Option<&'static str>,
@@ -323,7 +308,7 @@ fn http_start_attributes<B>(
     let headers = req.headers();
     let uri = req.uri();
     let mut attrs = Vec::with_capacity(14);
-    attrs.extend(base.iter().cloned());
+    attrs.extend(base.attributes());
     attrs.push(KeyValue::new("url.path", uri.path().to_owned()));
     if let Some(original) = method_original {
         attrs.push(KeyValue::new("http.request.method_original", original));
@@ -365,11 +350,18 @@ fn add_addresses<B>(attrs: &mut Vec<KeyValue>, req: &Request<B>) {
         }
     }
     let peer = peer_addr(req);
-    if let Some(client) = conventions::forwarded_client(req.headers()).or_else(|| peer.map(|p| p.ip().to_string())) {
-        attrs.push(KeyValue::new("client.address", client));
+    // The peer's address is formatted once; without forwarding headers it is also `client.address`.
+    let peer_ip = peer.map(|p| StringValue::from(Arc::<str>::from(p.ip().to_string())));
+    match conventions::forwarded_client(req.headers()) {
+        Some(client) => attrs.push(KeyValue::new("client.address", client)),
+        None => {
+            if let Some(ip) = &peer_ip {
+                attrs.push(KeyValue::new("client.address", Value::String(ip.clone())));
+            }
+        }
     }
-    if let Some(p) = peer {
-        attrs.push(KeyValue::new("network.peer.address", p.ip().to_string()));
+    if let (Some(p), Some(ip)) = (peer, peer_ip) {
+        attrs.push(KeyValue::new("network.peer.address", Value::String(ip)));
         attrs.push(KeyValue::new("network.peer.port", i64::from(p.port())));
     }
 }

@@ -229,6 +229,33 @@ impl Limits {
     }
 }
 
+/// What tracing-opentelemetry adds to each span it makes from a `tracing` span. All off by default: each is
+/// work on every span (and `thread.name` an allocation), and again bytes at export; the span name and fields say
+/// what ran. Switched on with the `OTELWRIGHT_SPAN_*` variables or the `Config::span_*` methods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SpanDetails {
+    /// `code.file.path`, `code.module.name` and `code.line.number` (`OTELWRIGHT_SPAN_LOCATION`).
+    pub(crate) location: bool,
+    /// `thread.id` and `thread.name` (`OTELWRIGHT_SPAN_THREAD`).
+    pub(crate) thread: bool,
+    /// `target`, the `tracing` target (`OTELWRIGHT_SPAN_TARGET`).
+    pub(crate) target: bool,
+    /// `busy_ns` and `idle_ns`, two clock reads per poll (`OTELWRIGHT_SPAN_INACTIVITY`).
+    pub(crate) inactivity: bool,
+}
+
+impl SpanDetails {
+    fn read(env: &mut Env<'_>) -> Self {
+        let mut on = |name: &str| env.bool(name).unwrap_or(false);
+        SpanDetails {
+            location: on("OTELWRIGHT_SPAN_LOCATION"),
+            thread: on("OTELWRIGHT_SPAN_THREAD"),
+            target: on("OTELWRIGHT_SPAN_TARGET"),
+            inactivity: on("OTELWRIGHT_SPAN_INACTIVITY"),
+        }
+    }
+}
+
 /// A function that adds to the meter provider before it is built (readers, views), e.g.
 /// `otelwright_health::HealthReaders::install` for the Prometheus endpoint and the JSON snapshot's percentiles.
 #[derive(Clone)]
@@ -282,6 +309,7 @@ pub struct Config {
     pub(crate) log_format: LogFormat,
     pub(crate) log_filter: String,
     pub(crate) trace_filter: String,
+    pub(crate) span_details: SpanDetails,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) meter_hooks: Vec<MeterHook>,
     pub(crate) warnings: Vec<ConfigWarning>,
@@ -313,6 +341,7 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             log_filter: "info".to_owned(),
             trace_filter: "info".to_owned(),
+            span_details: SpanDetails::default(),
             shutdown_timeout: Duration::from_secs(5),
             meter_hooks: Vec::new(),
             warnings: Vec::new(),
@@ -447,6 +476,7 @@ impl Config {
                 Err(e) => env.warn("RUST_LOG", &filter, format!("{e}; using \"info\"")),
             }
         }
+        c.span_details = SpanDetails::read(&mut env);
         if let Some(d) = env.millis("OTELWRIGHT_SHUTDOWN_TIMEOUT_MS") {
             c.shutdown_timeout = d;
         }
@@ -638,6 +668,33 @@ impl Config {
                 reason: format!("{e}; using \"info\""),
             }),
         }
+        self
+    }
+
+    /// Source location on spans made from `tracing` spans: `code.file.path`, `code.module.name`,
+    /// `code.line.number` (default off, or `OTELWRIGHT_SPAN_LOCATION`). Also on span events.
+    pub fn span_location(mut self, on: bool) -> Self {
+        self.span_details.location = on;
+        self
+    }
+
+    /// `thread.id` and `thread.name` on spans made from `tracing` spans (default off, or `OTELWRIGHT_SPAN_THREAD`).
+    pub fn span_thread(mut self, on: bool) -> Self {
+        self.span_details.thread = on;
+        self
+    }
+
+    /// The `tracing` target as a `target` attribute on spans made from `tracing` spans (default off, or
+    /// `OTELWRIGHT_SPAN_TARGET`).
+    pub fn span_target(mut self, on: bool) -> Self {
+        self.span_details.target = on;
+        self
+    }
+
+    /// `busy_ns` and `idle_ns` (time entered and not entered) on spans made from `tracing` spans (default off, or
+    /// `OTELWRIGHT_SPAN_INACTIVITY`); costs two clock reads on every poll of an instrumented future.
+    pub fn span_inactivity(mut self, on: bool) -> Self {
+        self.span_details.inactivity = on;
         self
     }
 

@@ -23,6 +23,22 @@ fn defaults_are_the_specs() {
     assert_eq!(c.metric_interval, Duration::from_secs(60));
     assert_eq!(c.temporality, Temporality::Cumulative);
     assert_eq!(c.limits, Limits::default());
+    assert_eq!(c.span_details, SpanDetails::default(), "location, thread, target, inactivity are opt-in");
+    assert!(!(c.span_details.location || c.span_details.thread || c.span_details.target));
+    assert!(!c.span_details.inactivity);
+}
+
+#[test]
+fn span_details_are_switched_on_by_variable_or_builder() {
+    let c = cfg(&[
+        ("OTELWRIGHT_SPAN_LOCATION", "true"),
+        ("OTELWRIGHT_SPAN_THREAD", "TRUE"),
+        ("OTELWRIGHT_SPAN_TARGET", "false"),
+    ]);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    assert_eq!(c.span_details, SpanDetails { location: true, thread: true, target: false, inactivity: false });
+    let c = c.span_location(false).span_target(true).span_inactivity(true);
+    assert_eq!(c.span_details, SpanDetails { location: false, thread: true, target: true, inactivity: true });
 }
 
 #[test]
@@ -148,6 +164,10 @@ fn bad_values_warn_once_and_fall_back() {
         ("OTEL_EXPORTER_OTLP_HEADERS", "=secret", |c| c.otlp(Signal::Logs).headers.is_empty()),
         ("OTELWRIGHT_LOG_FORMAT", "xml", |c| c.log_format == LogFormat::Auto),
         ("OTELWRIGHT_SHUTDOWN_TIMEOUT_MS", "fast", |c| c.shutdown_timeout == Duration::from_secs(5)),
+        ("OTELWRIGHT_SPAN_LOCATION", "yes", |c| !c.span_details.location),
+        ("OTELWRIGHT_SPAN_THREAD", "1", |c| !c.span_details.thread),
+        ("OTELWRIGHT_SPAN_TARGET", "on", |c| !c.span_details.target),
+        ("OTELWRIGHT_SPAN_INACTIVITY", "enabled", |c| !c.span_details.inactivity),
         ("RUST_LOG", "info,[{", |c| c.log_filter == "info"),
         ("OTEL_CONFIG_FILE", "/etc/otel.yaml", |c| c.exporters[0] == [Exporter::Otlp]),
     ];

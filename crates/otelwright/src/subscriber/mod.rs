@@ -2,16 +2,26 @@
 //! tracing-opentelemetry layer (spans -> TracerProvider) and the appender-tracing layer (events -> LoggerProvider).
 //! Each layer has its own filter, so quieting stdout never stops spans from being created, and the HTTP/gRPC/OTel
 //! crates' own events and spans are kept out of OTLP (they would feed back into the exporter).
+//!
+//! An event is exported once. With the logs bridge on, events do not reach tracing-opentelemetry: each becomes a
+//! log record carrying its span's trace and span ids, not also a span event (see [`ErrorStatus`] for the one
+//! effect an event kept there). With OTLP logs off, an event inside a span becomes a span event, the only way it
+//! leaves the process. tracing-opentelemetry's location, thread, target and inactivity attributes are opt-in
+//! (`Config::span_*`, `OTELWRIGHT_SPAN_*`).
 
 mod json;
 
 use std::io::IsTerminal;
+use std::sync::{Arc, OnceLock};
 
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{Status, TraceContextExt as _, TracerProvider as _};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use tracing::dispatcher::WeakDispatch;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::JsonFields;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{Config, LogFormat};
@@ -45,6 +55,7 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let mut layers: Vec<BoxedLayer> = Vec::new();
+    let dispatch_of_error_status = Arc::new(OnceLock::new());
     let terminal = std::io::stdout().is_terminal();
     let json = match config.log_format {
         LogFormat::Auto => !terminal,
@@ -74,21 +85,60 @@ where
         }
     }
     if let Some(tracer_provider) = &providers.tracer {
-        let tracer = tracer_provider.tracer("otelwright");
-        layers.push(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_tracked_inactivity(false)
-                .with_filter(filter(&config.trace_filter, true))
-                .boxed(),
-        );
+        let d = config.span_details;
+        let spans = tracing_opentelemetry::layer()
+            .with_tracer(tracer_provider.tracer("otelwright"))
+            .with_location(d.location)
+            .with_threads(d.thread)
+            .with_target(d.target)
+            .with_tracked_inactivity(d.inactivity);
+        let trace_filter = filter(&config.trace_filter, true);
+        if providers.logger.is_some() {
+            // The cheap test first. An event callsite is never enabled for this layer and always for the bridge, so
+            // tracing asks the layers' filters on each hit; span callsites stay cached (all filters agree).
+            layers.push(spans.with_filter(filter_fn(|m| m.is_span()).and(trace_filter)).boxed());
+            // Spans pass too, so that every layer's filter agrees on span callsites and their interest stays cached
+            // (this layer does nothing with them); INFO events stop at the cheap test.
+            let errors =
+                filter_fn(|m| m.is_span() || *m.level() == Level::ERROR).and(filter(&config.trace_filter, true));
+            layers.push(ErrorStatus(dispatch_of_error_status.clone()).with_filter(errors).boxed());
+        } else {
+            layers.push(spans.with_filter(trace_filter).boxed());
+        }
     }
     if let Some(logger_provider) = &providers.logger {
         layers.push(
             OpenTelemetryTracingBridge::new(logger_provider).with_filter(filter(&config.log_filter, true)).boxed(),
         );
     }
-    tracing::Dispatch::new(Registry::default().with(layers))
+    let dispatch = tracing::Dispatch::new(Registry::default().with(layers));
+    let _ = dispatch_of_error_status.set(dispatch.downgrade());
+    dispatch
+}
+
+/// With the logs bridge on, events do not reach tracing-opentelemetry; this layer keeps the one thing they did
+/// there that a log record cannot: an ERROR event marks its span's status as Error (tracing-opentelemetry's
+/// `with_error_events_to_status`, on by default), so the trace still shows where it failed. It acts on ERROR events
+/// only (those the trace filter lets through, as tracing-opentelemetry would see them), and sets no description (OTel trace API,
+/// "Set Status": the description is optional; the log record carries the message). The span is the event's parent
+/// or the current span, when tracing-opentelemetry made it.
+///
+/// It reaches tracing-opentelemetry through the dispatch it is part of, set once the dispatch is built (a layer in
+/// a `Vec` is not told its dispatch, and inside a callback `tracing` hides the current one).
+struct ErrorStatus(Arc<OnceLock<WeakDispatch>>);
+
+impl<S: Subscriber> Layer<S> for ErrorStatus {
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() != Level::ERROR {
+            return;
+        }
+        let span = if event.is_contextual() { ctx.current_span().id().cloned() } else { event.parent().cloned() };
+        let Some(span) = span else { return };
+        let Some(dispatch) = self.0.get().and_then(WeakDispatch::upgrade) else { return };
+        if let Some(cx) = tracing_opentelemetry::get_otel_context(&span, &dispatch) {
+            cx.span().set_status(Status::error(""));
+        }
+    }
 }
 
 #[cfg(test)]
