@@ -102,7 +102,7 @@ impl<'a> Sanitized<'a> {
     /// Gives the context the propagators extracted what they could not keep: the random flag on the remote parent
     /// (the SDK's `TraceContextPropagator` keeps only the sampled bit), and the received `tracestate`, of which the
     /// span context holds what opentelemetry's `TraceState` can. Only when the propagators took this very parent.
-    fn complete(&self, cx: Context) -> Context {
+    fn complete(self, cx: Context) -> Context {
         let Some(parent) = self.parent else { return cx };
         let random = parent.flags & RANDOM != 0;
         if !random && self.tracestate.is_none() {
@@ -114,7 +114,7 @@ impl<'a> Sanitized<'a> {
         if !(sc.is_valid() && sc.is_remote() && sc.trace_id() == trace_id && sc.span_id() == span_id) {
             return cx;
         }
-        let state = self.tracestate.as_deref().map(ReceivedState::new);
+        let state = self.tracestate.and_then(|list| ReceivedState::new(list, sc.trace_state()));
         let view = state.as_ref().map_or_else(|| sc.trace_state().clone(), |s| s.view.clone());
         let flags = TraceFlags::new(sc.trace_flags().to_u8() & SAMPLED | parent.flags & RANDOM);
         let completed = SpanContext::new(trace_id, span_id, flags, true, view);
@@ -158,13 +158,15 @@ impl Extractor for Sanitized<'_> {
 /// Extracts the parent context with the global propagators, behind the strict front end.
 pub fn extract(headers: &HeaderMap) -> Context {
     let sanitized = Sanitized::new(headers);
-    sanitized.complete(opentelemetry::global::get_text_map_propagator(|p| p.extract(&sanitized)))
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(&sanitized));
+    sanitized.complete(cx)
 }
 
 /// Extracts with the given propagator, behind the strict front end.
 pub fn extract_with(propagator: &dyn TextMapPropagator, headers: &HeaderMap) -> Context {
     let sanitized = Sanitized::new(headers);
-    sanitized.complete(propagator.extract(&sanitized))
+    let cx = propagator.extract(&sanitized);
+    sanitized.complete(cx)
 }
 
 /// Writes propagation headers (lowercase names) into an outgoing request.
@@ -218,7 +220,7 @@ fn complete_injection(cx: &Context, headers: &mut HeaderMap) {
     // them."
     let empty = |v: &HeaderValue| v.as_bytes().iter().all(|b| matches!(b, b' ' | b'\t'));
     match received.and_then(|r| r.tracestate.as_ref()) {
-        Some(state) => match state.outgoing(sc.trace_state()).and_then(|t| HeaderValue::from_str(&t).ok()) {
+        Some(state) => match state.outgoing(sc.trace_state()) {
             Some(v) => {
                 headers.insert(TRACESTATE, v);
             }

@@ -9,6 +9,7 @@
 //!   256-character `tenant@vendor`). "Mutating the tracestate Field": "Vendors receiving a `tracestate` request
 //!   header MUST send it to outgoing requests."
 
+use http::HeaderValue;
 use opentelemetry::trace::{TraceId, TraceState};
 
 use super::tracestate::{self, Member};
@@ -25,20 +26,27 @@ pub(crate) struct Received {
 /// The validated `tracestate` as received, and the part of it the span context was given.
 #[derive(Debug)]
 pub(crate) struct ReceivedState {
-    list: String,
+    /// The list as the header to send (cloning a `HeaderValue` copies no bytes).
+    header: HeaderValue,
     /// The members opentelemetry's `TraceState` accepts, in order: what samplers and the application see.
     pub(crate) view: TraceState,
 }
 
 impl ReceivedState {
-    /// `list` is the front end's validated list.
-    pub(crate) fn new(list: &str) -> Self {
-        let members: Vec<Member<'_>> = tracestate::members(list).collect();
-        let view = TraceState::from_key_value(members.iter().copied()).unwrap_or_else(|_| {
-            let held = members.iter().filter(|m| TraceState::from_key_value([**m]).is_ok());
-            TraceState::from_key_value(held.copied()).unwrap_or_default()
-        });
-        ReceivedState { list: list.to_owned(), view }
+    /// `list` is the front end's validated list; `propagated`, what the propagators made of it.
+    pub(crate) fn new(list: String, propagated: &TraceState) -> Option<Self> {
+        let members: Vec<Member<'_>> = tracestate::members(&list).collect();
+        // The stock propagator already built the same TraceState when it could hold every member.
+        let view = if propagated.into_iter().eq(members.iter().copied()) {
+            propagated.clone()
+        } else {
+            TraceState::from_key_value(members.iter().copied()).unwrap_or_else(|_| {
+                let held = members.iter().filter(|m| TraceState::from_key_value([**m]).is_ok());
+                TraceState::from_key_value(held.copied()).unwrap_or_default()
+            })
+        };
+        let header = HeaderValue::try_from(list).ok()?;
+        Some(ReceivedState { header, view })
     }
 
     /// The `tracestate` to send for a span whose context now holds `now`.
@@ -49,20 +57,24 @@ impl ReceivedState {
     /// `tracestate`, the order of unmodified key/value pairs MUST be preserved. Modified keys MUST be moved to the
     /// beginning (left) of the list." Added or updated entries (the SDK puts them on the left) lead, deleted ones
     /// go, and every other received member, those the SDK could not hold included, follows in its order.
-    pub(crate) fn outgoing(&self, now: &TraceState) -> Option<String> {
+    pub(crate) fn outgoing(&self, now: &TraceState) -> Option<HeaderValue> {
         if *now == self.view {
-            return Some(self.list.clone());
+            return Some(self.header.clone());
         }
+        let list = self.header.to_str().ok()?;
         let before: Vec<Member<'_>> = self.view.into_iter().collect();
         let after: Vec<Member<'_>> = now.into_iter().collect();
         let changed: Vec<Member<'_>> = after.iter().filter(|m| !before.contains(m)).copied().collect();
-        let kept = tracestate::members(&self.list).filter(|(k, _)| {
+        let kept = tracestate::members(list).filter(|(k, _)| {
             let held = before.iter().any(|(b, _)| b == k);
             let still_there = after.iter().any(|(a, _)| a == k);
             !changed.iter().any(|(c, _)| c == k) && (!held || still_there)
         });
         let mut out: Vec<Member<'_>> = changed.iter().copied().chain(kept).collect();
         tracestate::truncate(&mut out);
-        (!out.is_empty()).then(|| tracestate::join(&out))
+        if out.is_empty() {
+            return None;
+        }
+        HeaderValue::try_from(tracestate::join(&out)).ok()
     }
 }
