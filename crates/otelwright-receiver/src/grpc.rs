@@ -3,9 +3,9 @@
 //! the tonic server that hosts all three on one listener.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
@@ -203,6 +203,7 @@ struct RawMessage(Bytes);
 /// request body, takes its one length-prefixed message out ("gRPC over HTTP2", PROTOCOL-HTTP2.md:
 /// `Length-Prefixed-Message → Compressed-Flag Message-Length Message`, the flag 1 when the message is compressed
 /// with the `grpc-encoding`) and hands the same bytes on to tonic. Otherwise the body passes through untouched.
+/// Buffering happens before tonic's message size limit applies: keeping payloads is for tests.
 #[derive(Debug, Clone)]
 struct CaptureLayer {
     store: Arc<Store>,
