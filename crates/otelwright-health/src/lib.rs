@@ -37,6 +37,7 @@ mod auth;
 mod builder;
 mod cache;
 pub mod check;
+pub mod document;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod readers;
@@ -49,6 +50,7 @@ pub use builder::{DEFAULT_CACHE_TTL, DEFAULT_CHECK_TIMEOUT, HealthBuilder};
 pub use check::{
     Check, CheckError, CheckFuture, CheckResult, DEFAULT_MIN_FREE_BYTES, DatabaseCheck, DiskSpaceCheck, ReadyReport,
 };
+pub use document::MetricsDocument;
 pub use readers::HealthReaders;
 pub use router::paths;
 pub use window::{RequestStats, RequestWindow};
@@ -124,7 +126,7 @@ impl Health {
     }
 
     /// The `/api/v1/metrics` document, read now (not cached).
-    pub fn metrics_snapshot(&self) -> serde_json::Value {
+    pub fn metrics_snapshot(&self) -> MetricsDocument {
         self.inner.sources.snapshot()
     }
 

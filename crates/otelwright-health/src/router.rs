@@ -110,7 +110,10 @@ async fn snapshot(State(health): State<Health>, headers: HeaderMap) -> Response 
         return unauthorized();
     }
     let inner = &health.inner;
-    let body = inner.snapshot.get(|| async { Bytes::from(inner.sources.snapshot().to_string()) }).await;
+    let body = inner
+        .snapshot
+        .get(|| async { Bytes::from(serde_json::to_vec(&inner.sources.snapshot()).unwrap_or_default()) })
+        .await;
     respond(StatusCode::OK, json_type(), body)
 }
 
