@@ -174,11 +174,7 @@ fn each_dashboard_shows_what_its_title_promises() {
         ("otelwright-caches", ["cache_requests_total", "cache_errors_total", "cache_entry_count"]),
         (
             "otelwright-collector-health",
-            [
-                "otelcol_receiver_refused_spans_total",
-                "otelcol_exporter_send_failed_spans_total",
-                "otelcol_exporter_queue_size",
-            ],
+            ["otelcol_receiver_refused_spans", "otelcol_exporter_send_failed_spans", "otelcol_exporter_queue_size"],
         ),
         (
             "otelwright-service-overview",

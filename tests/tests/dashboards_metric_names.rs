@@ -306,7 +306,8 @@ fn build_catalog(metrics: &[ReceivedMetric], spans: &[ReceivedSpan]) -> Emitted 
         };
         let mut labels = collector_base.clone();
         labels.extend(parts[3..].iter().map(|s| s.to_string()));
-        catalog.add(&prometheus_name(parts[0], parts[2], kind), kind, &labels, "collector self-metric (fixture)");
+        // Exposed as named: no unit or type suffix (see the fixture's header; audit F1).
+        catalog.add(parts[0], kind, &labels, "collector self-metric (fixture)");
     }
 
     // 4. Prometheus' own series.
