@@ -165,7 +165,9 @@ fn pipeline(service: &str, endpoint: &str) -> Config {
 
 struct Services {
     agent: health_agent::RunningAgent,
-    recommender: recommender::Running,
+    recommender: Option<recommender::Running>,
+    /// health-agent reaches PostgreSQL through this proxy (the database-unavailable fault).
+    db_proxy: DbProxy,
     telemetry: Vec<Telemetry>,
     dir: std::path::PathBuf,
 }
@@ -176,6 +178,71 @@ async fn reachable_or_skip(what: &str, ok: bool, error: String) -> bool {
         eprintln!("skipped: {what} is not reachable ({error}); scripts/services.sh starts it");
     }
     ok
+}
+
+/// A TCP proxy in front of PostgreSQL. Blackholed, it stops forwarding (queries on open connections hang, new
+/// connections hang in the handshake), as a database that stops answering does; healed, it closes what it held and
+/// forwards again.
+struct DbProxy {
+    port: u16,
+    blackholed: tokio::sync::watch::Sender<bool>,
+}
+
+impl DbProxy {
+    async fn start(upstream: String) -> DbProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (blackholed, _) = tokio::sync::watch::channel(false);
+        let state = blackholed.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(Self::relay(client, upstream.clone(), state.subscribe()));
+            }
+        });
+        DbProxy { port, blackholed }
+    }
+
+    async fn relay(mut client: tokio::net::TcpStream, upstream: String, mut rx: tokio::sync::watch::Receiver<bool>) {
+        while *rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+        let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+        let blackholed = async {
+            while !*rx.borrow_and_update() {
+                if rx.changed().await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        let held = tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+            held = blackholed => held,
+        };
+        // Blackholed: the copy is dropped, both sockets stay open and silent until healed; dropping them then
+        // resets the connection.
+        while held && *rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        drop((client, server));
+    }
+
+    fn set_blackholed(&self, on: bool) {
+        self.blackholed.send_replace(on);
+    }
+}
+
+/// `postgres://user@host:port/db` -> (`host:port`, the same URL pointing at `127.0.0.1:port` instead).
+fn via_proxy(url: &str, port: u16) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (auth, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (user, hostport) = auth.rsplit_once('@').map(|(u, h)| (format!("{u}@"), h)).unwrap_or((String::new(), auth));
+    let hostport = if hostport.contains(':') { hostport.to_owned() } else { format!("{hostport}:5432") };
+    (hostport, format!("{scheme}://{user}127.0.0.1:{port}/{path}"))
 }
 
 async fn start_services(stack: &Stack) -> Option<Services> {
@@ -197,9 +264,12 @@ async fn start_services(stack: &Stack) -> Option<Services> {
     }
 
     let endpoint = stack.otlp_grpc_endpoint();
+    let (upstream, _) = via_proxy(&database_url, 0);
+    let db_proxy = DbProxy::start(upstream).await;
+    let (_, proxied_url) = via_proxy(&database_url, db_proxy.port);
     let config = HealthAgentConfig {
         addr: ([127, 0, 0, 1], 0).into(),
-        database_url: Some(database_url),
+        database_url: Some(proxied_url),
         redis_url: Some(redis_url),
         resource_refresh: Duration::from_secs(1),
         readers: HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_secs(1)),
@@ -218,13 +288,22 @@ async fn start_services(stack: &Stack) -> Option<Services> {
         ..config
     };
     let agent = health_agent::run(config, &agent_telemetry).await.expect("health-agent starts");
-    Some(Services { agent, recommender, telemetry: vec![agent_telemetry, recommender_telemetry], dir })
+    Some(Services {
+        agent,
+        recommender: Some(recommender),
+        db_proxy,
+        telemetry: vec![agent_telemetry, recommender_telemetry],
+        dir,
+    })
 }
 
 impl Services {
     async fn stop(self) {
+        self.db_proxy.set_blackholed(false);
         self.agent.shutdown().await;
-        self.recommender.shutdown().await;
+        if let Some(r) = self.recommender {
+            r.shutdown().await;
+        }
         for t in self.telemetry {
             let _ = t.shutdown().await;
         }
@@ -310,17 +389,11 @@ fn rand_u64(n: u64) -> u64 {
 // The test
 // -----------------------------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
-    let Some(tools) = Tools::find() else { return };
-    let stack = Stack::start(tools).await;
-    let Some(services) = start_services(&stack).await else { return };
+/// How long an injected fault gets to reach the webhook as an alert.
+const ALERT_DEADLINE: Duration = Duration::from_secs(90);
 
-    let sent: Sent = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(drive(services.agent.base_url(), sent.clone(), stop.clone()));
-
-    // 1. Every dashboard, variable and alert expression returns data (or is a listed exception).
+/// Phase 1: every dashboard, variable and alert expression returns data, or is a listed exception.
+async fn dashboards_return_data(stack: &Stack, problems: &mut Vec<String>) {
     let checks = checks();
     let exceptions = expected_empty();
     let known: BTreeSet<&String> = checks.iter().map(|c| &c.id).collect();
@@ -348,14 +421,6 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
-    let data_wait = started.elapsed();
-
-    stop.store(true, Ordering::SeqCst);
-    load.await.unwrap();
-    let sent = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    services.stop().await;
-
-    let mut problems = Vec::new();
     for (id, why) in &empty {
         if !exceptions.contains_key(id) {
             problems.push(format!("{id}: {why}"));
@@ -367,14 +432,17 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
         }
     }
     eprintln!(
-        "{} expressions checked, {} empty as listed, data after {data_wait:?}; {} requests sent",
+        "dashboards: {} expressions checked, {} empty (listed: {}), after {:?}",
         checks.len(),
-        empty.len() - problems.iter().filter(|p| !p.contains("expected-empty")).count(),
-        sent.len()
+        empty.len(),
+        exceptions.len(),
+        started.elapsed()
     );
+}
 
-    // 2. Traces: the ones tail sampling must keep are in Jaeger with both services' spans; of the rest, at most
-    //    the probabilistic share (10 %) plus a margin.
+/// Phase 2: the traces tail sampling must keep are in Jaeger with both services' spans; of the rest, at most the
+/// probabilistic share (10 %) plus a margin.
+async fn kept_traces_are_in_jaeger(stack: &Stack, sent: &[(String, Kind, u16, Duration)], problems: &mut Vec<String>) {
     let must_keep: Vec<&(String, Kind, u16, Duration)> =
         sent.iter().filter(|(_, k, status, _)| matches!(k, Kind::Slow | Kind::Failing) && *status != 0).collect();
     assert!(must_keep.len() >= 10, "the load produced only {} slow/failing requests", must_keep.len());
@@ -413,6 +481,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
         .filter(|(_, k, s, d)| *k == Kind::Good && *s == 200 && *d < Duration::from_millis(150))
         .map(|(id, ..)| id)
         .collect();
+    assert!(others.len() >= 50, "only {} plain requests", others.len());
     let mut kept = 0_usize;
     for id in &others {
         if stack.jaeger_trace(id).await.is_some() {
@@ -422,13 +491,104 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     let n = others.len() as f64;
     let p = 0.10;
     let limit = n * p + 4.0 * (n * p * (1.0 - p)).sqrt();
-    eprintln!("sampled-out check: {kept} of {} plain traces kept (limit {limit:.0}, policy 10 %)", others.len());
-    assert!(others.len() >= 50, "only {} plain requests", others.len());
+    eprintln!(
+        "traces: {} slow/failing traces all in Jaeger: {}; {kept} of {} plain traces kept (limit {limit:.0}, policy 10 %)",
+        must_keep.len(),
+        missing.is_empty(),
+        others.len()
+    );
     if kept as f64 > limit {
         problems
             .push(format!("{kept} of {} plain traces are in Jaeger: more than 10 % + 4σ ({limit:.0})", others.len()));
     }
+}
 
+/// Phase 3: each injected fault reaches the webhook as its alert, through Prometheus (rules overlay, short
+/// `for:`) and Alertmanager. An alert that already fired before its fault proves nothing about the fault, so that
+/// is a problem too, except where the demo's load itself is the fault (see HttpServerErrorsHigh).
+async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problems: &mut Vec<String>) {
+    let notified = |stack: &Stack| -> BTreeSet<String> { stack.webhook.alerts().into_iter().map(|(n, _)| n).collect() };
+    eprintln!("alerts: notified before the faults: {:?}", notified(stack));
+    // Waits for `alert` at the webhook; it must not have been notified before its fault was injected.
+    let expect =
+        async |stack: &Stack, alert: &str, fault: &str, before: &BTreeSet<String>, problems: &mut Vec<String>| {
+            if before.contains(alert) {
+                problems.push(format!("{alert} was notified before its fault ({fault}) was injected"));
+                return;
+            }
+            let started = Instant::now();
+            if stack.wait_alert(alert, ALERT_DEADLINE).await {
+                eprintln!("alerts: {fault} -> {alert} at the webhook after {:?}", started.elapsed());
+            } else {
+                problems.push(format!(
+                    "{fault}: {alert} did not reach the webhook within {ALERT_DEADLINE:?}; Prometheus has {:?}",
+                    stack.firing().await
+                ));
+            }
+        };
+
+    // The cache hit ratio driven down: profiles nobody has, each one a miss (and a 404). Four at a time, so that
+    // the pool of eight connections is not what runs out.
+    let before = notified(stack);
+    let flood_stop = Arc::new(AtomicBool::new(false));
+    let mut flood = tokio::task::JoinSet::new();
+    for worker in 0..4_u64 {
+        let (base, stop) = (services.agent.base_url(), flood_stop.clone());
+        flood.spawn(async move {
+            let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+            let mut n = 0_u64;
+            while !stop.load(Ordering::SeqCst) {
+                let _ = client.get(format!("{base}/api/v1/users/nobody-{worker}-{n}")).send().await;
+                n += 1;
+            }
+        });
+    }
+    expect(stack, "CacheHitRatioLow", "cache misses", &before, problems).await;
+    flood_stop.store(true, Ordering::SeqCst);
+    while flood.join_next().await.is_some() {}
+
+    // The database stops answering: queries on open connections hang until the pool has no free connection.
+    let before = notified(stack);
+    services.db_proxy.set_blackholed(true);
+    expect(stack, "DbPoolExhausted", "database unavailable", &before, problems).await;
+    services.db_proxy.set_blackholed(false);
+
+    // recommender stopped: every chat answers 502. The demo's load already fails one request in ten (recommender's
+    // model is down for topic `chaos`), above the rule's 5 %, so HttpServerErrorsHigh is usually notified before
+    // this fault: here it is only checked to be notified.
+    if let Some(r) = services.recommender.take() {
+        r.shutdown().await;
+    }
+    expect(stack, "HttpServerErrorsHigh", "recommender stopped", &BTreeSet::new(), problems).await;
+
+    // The collector's trace exporter pointed at the wrong port: Jaeger's query gRPC port answers the OTLP export
+    // with Unimplemented, a permanent error, so the failure is counted at once. (A closed port is retried for
+    // retry_on_failure.max_elapsed_time, 300 s, before the collector counts anything: see collector-config/README.md.)
+    let wrong = format!("127.0.0.1:{}", stack.ports.jaeger_query_grpc);
+    let before = notified(stack);
+    stack.restart_collector(&[("OTELCOL_TEMPO_ENDPOINT", wrong)]).await;
+    expect(stack, "CollectorExporterFailing", "trace exporter at the wrong port", &before, problems).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
+    let Some(tools) = Tools::find() else { return };
+    let mut stack = Stack::start(tools).await;
+    let Some(mut services) = start_services(&stack).await else { return };
+
+    let sent: Sent = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = tokio::spawn(drive(services.agent.base_url(), sent.clone(), stop.clone()));
+
+    let mut problems = Vec::new();
+    dashboards_return_data(&stack, &mut problems).await;
+    let snapshot = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    kept_traces_are_in_jaeger(&stack, &snapshot, &mut problems).await;
+    faults_raise_alerts(&mut stack, &mut services, &mut problems).await;
+
+    stop.store(true, Ordering::SeqCst);
+    load.await.unwrap();
+    services.stop().await;
     assert!(
         problems.is_empty(),
         "{} problems:\n{}\n--- collector log ---\n{}",

@@ -194,6 +194,8 @@ impl Webhook {
 /// Where each part of the stack listens.
 #[derive(Debug, Clone)]
 pub struct Ports {
+    /// Jaeger's query gRPC port: a gRPC server without the OTLP trace service (the wrong-port fault).
+    pub jaeger_query_grpc: u16,
     pub otlp_grpc: u16,
     pub otlp_http: u16,
     pub collector_health: u16,
@@ -250,6 +252,7 @@ impl Stack {
             alertmanager: free_port(),
             jaeger_otlp: free_port(),
             jaeger_query: free_port(),
+            jaeger_query_grpc: free_port(),
         };
         let webhook = Webhook::start().await;
         let logs = otelwright_receiver::Receiver::start().await.expect("log sink starts");
@@ -302,7 +305,7 @@ impl Stack {
                     "storage": {"traces": "mem"},
                     "enable_tracing": false,
                     "http": {"endpoint": format!("127.0.0.1:{}", p.jaeger_query)},
-                    "grpc": {"endpoint": format!("127.0.0.1:{}", free_port())}
+                    "grpc": {"endpoint": format!("127.0.0.1:{}", p.jaeger_query_grpc)}
                 }
             },
             "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": format!("127.0.0.1:{}", p.jaeger_otlp)}}}},
@@ -405,6 +408,19 @@ impl Stack {
     /// shipped one with only `host` and `port` changed (a later `--config` replaces lists whole). Backends come
     /// through the file's own `${env:...}` endpoints: Jaeger for Tempo, Prometheus, the log sink for Loki.
     async fn start_collector(&mut self) {
+        self.start_collector_with(&[]).await;
+    }
+
+    /// Stops the collector and starts it again with some of its `${env:...}` endpoints overridden (fault
+    /// injection); the listeners stay where they were.
+    pub async fn restart_collector(&mut self, overrides: &[(&'static str, String)]) {
+        let i = self.procs.iter().position(|p| p.name == "collector").expect("the collector runs");
+        let mut old = self.procs.remove(i);
+        old.stop();
+        self.start_collector_with(overrides).await;
+    }
+
+    async fn start_collector_with(&mut self, overrides: &[(&'static str, String)]) {
         let shipped = to_json(&yaml("collector-config/otel-collector.yaml"));
         let mut readers = shipped["service"]["telemetry"]["metrics"]["readers"].clone();
         let reader = &mut readers[0]["pull"]["exporter"]["prometheus"];
@@ -435,10 +451,41 @@ impl Stack {
             format!("--config={}", root().join("collector-config/otel-collector.yaml").display()),
             format!("--config={}", path.display()),
         ];
-        let env = self.collector_env.clone();
+        let mut env = self.collector_env.clone();
+        for (k, v) in overrides {
+            env.retain(|(key, _)| key != k);
+            env.push((k, v.clone()));
+        }
         self.procs.push(Proc::spawn("collector", &self.dir, &self.tools.otelcol, &args, &env));
         let url = format!("http://127.0.0.1:{}/", self.ports.collector_health);
         self.wait_ready(&url).await;
+    }
+
+    /// Waits until Alertmanager has delivered `alertname` as firing to the webhook; false when `within` passes.
+    pub async fn wait_alert(&self, alertname: &str, within: Duration) -> bool {
+        let started = Instant::now();
+        while started.elapsed() < within {
+            if self.webhook.alerts().iter().any(|(name, status)| name == alertname && status == "firing") {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        false
+    }
+
+    /// Names of the alerts Prometheus has firing now (`GET /api/v1/alerts`), for failure messages.
+    pub async fn firing(&self) -> Vec<String> {
+        let url = format!("http://127.0.0.1:{}/api/v1/alerts", self.ports.prometheus);
+        let Ok(r) = self.http.get(url).send().await else { return Vec::new() };
+        let v: Value = serde_json::from_str(&r.text().await.unwrap_or_default()).unwrap_or_default();
+        v["data"]["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!("{} ({})", a["labels"]["alertname"].as_str().unwrap_or("?"), a["state"].as_str().unwrap_or("?"))
+            })
+            .collect()
     }
 
     /// The collector's OTLP/gRPC endpoint, for the services.
