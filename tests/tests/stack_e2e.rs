@@ -132,6 +132,31 @@ fn checks() -> Vec<Check> {
     out
 }
 
+/// The dashboard targets with exemplars on (Grafana shows their trace ids as links into the trace backend), with
+/// variables substituted.
+fn exemplar_targets() -> Vec<Check> {
+    let mut out = Vec::new();
+    for rel in files_under("collector-config/grafana/dashboards", &[".json"]) {
+        let file = rel.rsplit('/').next().unwrap().to_owned();
+        let d: Value = serde_json::from_str(&read(&rel)).unwrap();
+        let variables: BTreeMap<String, String> = d["templating"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| (v["name"].as_str().unwrap().to_owned(), v["allValue"].as_str().unwrap_or(".*").to_owned()))
+            .collect();
+        for p in d["panels"].as_array().into_iter().flatten() {
+            for t in p["targets"].as_array().into_iter().flatten().filter(|t| t["exemplar"] == true) {
+                out.push(Check {
+                    id: format!("{file}#{}/{}", p["id"], t["refId"].as_str().unwrap_or("?")),
+                    promql: substitute(t["expr"].as_str().unwrap(), &variables),
+                });
+            }
+        }
+    }
+    out
+}
+
 /// tests/stack/expected-empty.txt: `id  reason` per line (`#` comments); every entry needs a reason.
 fn expected_empty() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -503,6 +528,40 @@ async fn kept_traces_are_in_jaeger(stack: &Stack, sent: &[(String, Kind, u16, Du
     }
 }
 
+/// Phase 2b: an exemplar link opens a trace the backend has. Exemplars at least `settled` old are checked (tail
+/// sampling decides after `decision_wait`, 10 s), against Jaeger.
+async fn exemplars_point_to_kept_traces(stack: &Stack, since: f64, problems: &mut Vec<String>) {
+    let targets = exemplar_targets();
+    assert!(!targets.is_empty(), "no dashboard target has exemplars on");
+    let settled = now_unix() - 20.0;
+    let mut ids = BTreeSet::new();
+    for t in &targets {
+        match stack.exemplars(&t.promql, since, settled).await {
+            Ok(found) => ids.extend(found.into_iter().map(|(id, _)| id)),
+            Err(e) => problems.push(format!("{}: query_exemplars failed: {e}", t.id)),
+        }
+    }
+    let mut missing = 0_usize;
+    for id in &ids {
+        if stack.jaeger_trace(id).await.is_none() {
+            missing += 1;
+        }
+    }
+    eprintln!("exemplars: {} distinct trace ids on the exemplar panels, {missing} not in Jaeger", ids.len());
+    if ids.is_empty() {
+        problems.push("no exemplars on the exemplar panels' series".to_owned());
+    } else if missing > 0 {
+        problems.push(format!(
+            "{missing} of {} exemplar trace ids are not in Jaeger: their links open \"trace not found\" (audit F3)",
+            ids.len()
+        ));
+    }
+}
+
+fn now_unix() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
 /// Phase 3: each injected fault reaches the webhook as its alert, through Prometheus (rules overlay, short
 /// `for:`) and Alertmanager. An alert that already fired before its fault proves nothing about the fault, so that
 /// is a problem too, except where the demo's load itself is the fault (see HttpServerErrorsHigh).
@@ -575,6 +634,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     let Some(tools) = Tools::find() else { return };
     let mut stack = Stack::start(tools).await;
     let Some(mut services) = start_services(&stack).await else { return };
+    let started = now_unix();
 
     let sent: Sent = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -584,6 +644,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     dashboards_return_data(&stack, &mut problems).await;
     let snapshot = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
     kept_traces_are_in_jaeger(&stack, &snapshot, &mut problems).await;
+    exemplars_point_to_kept_traces(&stack, started, &mut problems).await;
     faults_raise_alerts(&mut stack, &mut services, &mut problems).await;
 
     stop.store(true, Ordering::SeqCst);

@@ -518,6 +518,33 @@ impl Stack {
         Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Exemplars of the series `promql` selects between `start` and `end` (Unix seconds), as
+    /// `(trace_id, timestamp)` from `GET /api/v1/query_exemplars`.
+    pub async fn exemplars(&self, promql: &str, start: f64, end: f64) -> Result<Vec<(String, f64)>, String> {
+        let url = format!("http://127.0.0.1:{}/api/v1/query_exemplars", self.ports.prometheus);
+        let body = format!("query={}&start={start}&end={end}", percent_encode(promql));
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let v: Value =
+            serde_json::from_str(&response.text().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        if v["status"] != "success" {
+            return Err(format!("{}: {}", v["errorType"], v["error"]));
+        }
+        Ok(v["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["exemplars"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| Some((e["labels"]["trace_id"].as_str()?.to_owned(), e["timestamp"].as_f64()?)))
+            .collect())
+    }
+
     /// A trace from Jaeger's query API (`GET /api/traces/{id}`): `None` when Jaeger does not have it.
     pub async fn jaeger_trace(&self, trace_id: &str) -> Option<Value> {
         let url = format!("http://127.0.0.1:{}/api/traces/{trace_id}", self.ports.jaeger_query);
