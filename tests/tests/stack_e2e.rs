@@ -302,7 +302,10 @@ async fn start_services(stack: &Stack) -> Option<Services> {
         ..HealthAgentConfig::default()
     };
     let recommender_telemetry = otelwright::build(pipeline("recommender", &endpoint)).unwrap();
-    let agent_telemetry = otelwright::build(config.telemetry_config(pipeline("health-agent", &endpoint))).unwrap();
+    // A host.name of its own, told apart from the gateway's (same machine here): audit F5 says the gateway's
+    // resource_detection stamps its host on every service; with override: false it must keep this one.
+    let agent_pipeline = pipeline("health-agent", &endpoint).resource_attribute("host.name", AGENT_HOST);
+    let agent_telemetry = otelwright::build(config.telemetry_config(agent_pipeline)).unwrap();
     otelwright::measure::set_global_meter_provider(agent_telemetry.meter_provider().unwrap().clone());
     let recommender = recommender::serve(([127, 0, 0, 1], 0).into(), &recommender_telemetry).await.unwrap();
     let dir = stack.dir.join("health-agent");
@@ -413,6 +416,36 @@ fn rand_u64(n: u64) -> u64 {
 // -----------------------------------------------------------------------------------------------------------------
 // The test
 // -----------------------------------------------------------------------------------------------------------------
+
+/// health-agent's `host.name` (see `start_services`).
+const AGENT_HOST: &str = "stack-test-agent-host";
+
+/// Phase 1b: what identifies a series. health-agent's own `host.name` survives the gateway (audit F5); the RED
+/// series carry the gateway's `collector_instance_id` (audit F12).
+async fn series_identity(stack: &Stack, problems: &mut Vec<String>) {
+    let hosts =
+        stack.query(r#"group by (host_name) (http_server_request_duration_seconds_count{job="health-agent"})"#).await;
+    let hosts: BTreeSet<String> = hosts
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s["metric"]["host_name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    if hosts != BTreeSet::from([AGENT_HOST.to_owned()]) {
+        problems.push(format!("health-agent's series carry host_name {hosts:?}, not its own {AGENT_HOST:?} (F5)"));
+    }
+    let red = stack
+        .query(r#"count by (collector_instance_id) (traces_span_metrics_calls_total{service_name="health-agent"})"#)
+        .await;
+    let ids: Vec<String> = red
+        .unwrap_or_default()
+        .iter()
+        .map(|s| s["metric"]["collector_instance_id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    eprintln!("identity: health-agent host_name {hosts:?}; RED series by collector_instance_id {ids:?}");
+    if ids.len() != 1 || ids[0].is_empty() {
+        problems.push(format!("RED series by collector_instance_id: {ids:?}, expected the one gateway's id (F12)"));
+    }
+}
 
 /// How long an injected fault gets to reach the webhook as an alert.
 const ALERT_DEADLINE: Duration = Duration::from_secs(90);
@@ -642,6 +675,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
 
     let mut problems = Vec::new();
     dashboards_return_data(&stack, &mut problems).await;
+    series_identity(&stack, &mut problems).await;
     let snapshot = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
     kept_traces_are_in_jaeger(&stack, &snapshot, &mut problems).await;
     exemplars_point_to_kept_traces(&stack, started, &mut problems).await;
