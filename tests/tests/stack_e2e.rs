@@ -660,6 +660,15 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
     let before = notified(stack);
     stack.restart_collector(&[("OTELCOL_TEMPO_ENDPOINT", wrong)]).await;
     expect(stack, "CollectorExporterFailing", "trace exporter at the wrong port", &before, problems).await;
+    // The failure also shows where expected-empty.txt says it would: the dashboard's failed-spans series.
+    let all = checks();
+    for id in ["collector-health.json#6/B", "alert:CollectorExporterFailing/otelcol_exporter_send_failed_spans"] {
+        let check = all.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no expression {id}"));
+        let series = stack.query(&check.promql).await.unwrap_or_default();
+        if series.is_empty() {
+            problems.push(format!("{id} is still empty after the trace exporter fault: {}", check.promql));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
