@@ -600,7 +600,8 @@ fn now_unix() -> f64 {
 /// is a problem too, except where the demo's load itself is the fault (see HttpServerErrorsHigh).
 async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problems: &mut Vec<String>) {
     let notified = |stack: &Stack| -> BTreeSet<String> { stack.webhook.alerts().into_iter().map(|(n, _)| n).collect() };
-    eprintln!("alerts: notified before the faults: {:?}", notified(stack));
+    let names: BTreeSet<String> = notified(stack).into_iter().filter(|k| !k.contains('/')).collect();
+    eprintln!("alerts: notified before the faults: {names:?}");
     // Waits for `alert` at the webhook; it must not have been notified before its fault was injected.
     let expect =
         async |stack: &Stack, alert: &str, fault: &str, before: &BTreeSet<String>, problems: &mut Vec<String>| {
@@ -635,14 +636,15 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
             }
         });
     }
-    expect(stack, "CacheHitRatioLow", "cache misses", &before, problems).await;
+    expect(stack, "CacheHitRatioLow/cache_name=users", "cache misses", &before, problems).await;
     flood_stop.store(true, Ordering::SeqCst);
     while flood.join_next().await.is_some() {}
 
     // The database stops answering: queries on open connections hang until the pool has no free connection.
     let before = notified(stack);
     services.db_proxy.set_blackholed(true);
-    expect(stack, "DbPoolExhausted", "database unavailable", &before, problems).await;
+    expect(stack, "DbPoolExhausted/db_client_connection_pool_name=main", "database unavailable", &before, problems)
+        .await;
     services.db_proxy.set_blackholed(false);
 
     // recommender stopped: every chat answers 502. The demo's load already fails one request in ten (recommender's
@@ -651,7 +653,7 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
     if let Some(r) = services.recommender.take() {
         r.shutdown().await;
     }
-    expect(stack, "HttpServerErrorsHigh", "recommender stopped", &BTreeSet::new(), problems).await;
+    expect(stack, "HttpServerErrorsHigh/job=health-agent", "recommender stopped", &BTreeSet::new(), problems).await;
 
     // The collector's trace exporter pointed at the wrong port: Jaeger's query gRPC port answers the OTLP export
     // with Unimplemented, a permanent error, so the failure is counted at once. (A closed port is retried for
@@ -659,7 +661,14 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
     let wrong = format!("127.0.0.1:{}", stack.ports.jaeger_query_grpc);
     let before = notified(stack);
     stack.restart_collector(&[("OTELCOL_TEMPO_ENDPOINT", wrong)]).await;
-    expect(stack, "CollectorExporterFailing", "trace exporter at the wrong port", &before, problems).await;
+    expect(
+        stack,
+        "CollectorExporterFailing/exporter=otlp_grpc/tempo",
+        "trace exporter at the wrong port",
+        &before,
+        problems,
+    )
+    .await;
     // The failure also shows where expected-empty.txt says it would: the dashboard's failed-spans series.
     let all = checks();
     for id in ["collector-health.json#6/B", "alert:CollectorExporterFailing/otelcol_exporter_send_failed_spans"] {

@@ -175,19 +175,20 @@ impl Webhook {
         Webhook { bodies, url }
     }
 
-    /// `(alertname, status)` of every alert in every notification so far.
+    /// `(key, status)` of every alert in every notification so far, where the key is `alertname` and also, for
+    /// each label, `alertname/label=value` (so a test can ask for one cache or one pool).
     pub fn alerts(&self) -> Vec<(String, String)> {
         let bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
-        bodies
-            .iter()
-            .flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default())
-            .map(|a| {
-                (
-                    a["labels"]["alertname"].as_str().unwrap_or_default().to_owned(),
-                    a["status"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-            .collect()
+        let mut out = Vec::new();
+        for a in bodies.iter().flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default()) {
+            let name = a["labels"]["alertname"].as_str().unwrap_or_default().to_owned();
+            let status = a["status"].as_str().unwrap_or_default().to_owned();
+            for (label, value) in a["labels"].as_object().into_iter().flatten() {
+                out.push((format!("{name}/{label}={}", value.as_str().unwrap_or_default()), status.clone()));
+            }
+            out.push((name, status));
+        }
+        out
     }
 }
 
@@ -461,11 +462,12 @@ impl Stack {
         self.wait_ready(&url).await;
     }
 
-    /// Waits until Alertmanager has delivered `alertname` as firing to the webhook; false when `within` passes.
-    pub async fn wait_alert(&self, alertname: &str, within: Duration) -> bool {
+    /// Waits until Alertmanager has delivered `key` (see [`Webhook::alerts`]) as firing to the webhook; false when
+    /// `within` passes.
+    pub async fn wait_alert(&self, key: &str, within: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < within {
-            if self.webhook.alerts().iter().any(|(name, status)| name == alertname && status == "firing") {
+            if self.webhook.alerts().iter().any(|(k, status)| k == key && status == "firing") {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
