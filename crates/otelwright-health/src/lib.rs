@@ -4,7 +4,7 @@
 //! | Endpoint | Answer | Token |
 //! |---|---|---|
 //! | `GET /health/live` | 200 `{"status":"alive"}`; checks nothing | never |
-//! | `GET /health/ready` | 200 `{"status":"ready",...}` or 503 `{"status":"not_ready",...}` from the registered checks, run concurrently with a timeout each, the result reused for 1 s | only for the per-check details |
+//! | `GET /health/ready` | 200 `{"status":"ready",...}`, 200 `{"status":"degraded",...}` (a non-critical check failed) or 503 `{"status":"not_ready",...}` from the registered checks, with `uptime_seconds`, run concurrently with a timeout each, the result reused for 1 s | only for the per-check details |
 //! | `GET /api/v1/metrics` | the JSON snapshot of resources, pools, caches and requests ([`snapshot`](crate::Health::metrics_snapshot)) | yes |
 //! | `GET /metrics` | Prometheus text exposition of the same `MeterProvider` (feature `prometheus`) | yes |
 //!
@@ -69,6 +69,8 @@ struct Inner {
     checks: Vec<RegisteredCheck>,
     token: Option<auth::Token>,
     ready: Cached<ReadyReport>,
+    /// When the endpoints were built (at start-up): `uptime_seconds`.
+    started: std::time::Instant,
     snapshot: Cached<Bytes>,
     #[cfg(feature = "prometheus")]
     exposition: Cached<Result<Bytes, String>>,
