@@ -7,8 +7,14 @@
 //!   least one series from Prometheus (an alert is queried without its final threshold comparison: the rule's
 //!   condition is proven where it fires). The exceptions are listed, with a reason each, in
 //!   tests/stack/expected-empty.txt;
+//! - a service's own `host.name` survives the gateway and the RED series carry `collector_instance_id`;
 //! - every trace tail sampling must keep (errors, slow requests) is in Jaeger with both services' spans, and of
-//!   the other traces no more than the probabilistic policy's share (with a binomial margin) is there.
+//!   the other traces no more than the probabilistic policy's share (with a binomial margin) is there;
+//! - every exemplar on the exemplar panels opens a trace Jaeger has;
+//! - both services' log records reach the log backend (an `otelwright-receiver` standing in for Loki) with the
+//!   trace ids of their requests;
+//! - injected faults (cache misses, PostgreSQL blackholed, recommender stopped, the trace exporter at a wrong port)
+//!   reach an Alertmanager webhook as their alerts, through a rules overlay with a short `for:`.
 //!
 //! The tools come from tests/stack/build.sh; with `CI` set a missing tool or database fails this test, elsewhere it
 //! skips saying why.
@@ -561,6 +567,25 @@ async fn kept_traces_are_in_jaeger(stack: &Stack, sent: &[(String, Kind, u16, Du
     }
 }
 
+/// Phase 2c: the log records of the requests reach the log backend (the Loki stand-in behind the collector's
+/// `otlp_http/loki`) with the trace ids of their requests.
+fn logs_carry_trace_ids(stack: &Stack, sent: &[(String, Kind, u16, Duration)], problems: &mut Vec<String>) {
+    let ids: BTreeSet<&str> = sent.iter().map(|(id, ..)| id.as_str()).collect();
+    let logs = stack.logs.logs();
+    let mut with_trace = BTreeMap::<String, usize>::new();
+    for l in &logs {
+        if l.trace_id_hex().is_some_and(|t| ids.contains(t.as_str())) {
+            *with_trace.entry(l.resource_str("service.name").unwrap_or_default()).or_default() += 1;
+        }
+    }
+    eprintln!("logs: {} records at the log backend, with a request's trace id by service: {with_trace:?}", logs.len());
+    for service in ["health-agent", "recommender"] {
+        if !with_trace.contains_key(service) {
+            problems.push(format!("no log record of {service} with a request's trace id reached the log backend"));
+        }
+    }
+}
+
 /// Phase 2b: an exemplar link opens a trace the backend has. Exemplars at least `settled` old are checked (tail
 /// sampling decides after `decision_wait`, 10 s), against Jaeger.
 async fn exemplars_point_to_kept_traces(stack: &Stack, since: f64, problems: &mut Vec<String>) {
@@ -697,6 +722,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     let snapshot = sent.lock().unwrap_or_else(PoisonError::into_inner).clone();
     kept_traces_are_in_jaeger(&stack, &snapshot, &mut problems).await;
     exemplars_point_to_kept_traces(&stack, started, &mut problems).await;
+    logs_carry_trace_ids(&stack, &snapshot, &mut problems);
     faults_raise_alerts(&mut stack, &mut services, &mut problems).await;
 
     stop.store(true, Ordering::SeqCst);
