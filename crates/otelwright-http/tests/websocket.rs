@@ -1,7 +1,8 @@
 //! WebSockets end to end: a real tokio-tungstenite client against an axum server over loopback, through
 //! `otelwright_http::ws`, exporting over OTLP to otelwright-receiver. Covers the connection span and its parent,
 //! message counts by direction, a normal close, a client that vanishes without a close frame, a server that closes
-//! with 1011 and one that drops the socket, opt-in message events, and the active count back at zero.
+//! with 1011 and one that drops the socket, opt-in message events, a route without a server layer, and the active
+//! count back at zero.
 
 mod common;
 
@@ -52,7 +53,9 @@ fn app() -> Router {
     let with_events = Router::new()
         .route("/ws/events", get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }))
         .layer(HttpServerLayer::builder().websocket_message_events(true).build());
-    observed.merge(with_events)
+    // No server layer in front: the global providers and axum's MatchedPath.
+    let bare = Router::new().route("/ws/bare", get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }));
+    observed.merge(with_events).merge(bare)
 }
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -172,6 +175,16 @@ async fn websocket_connections_end_to_end() {
     let with_events = span_named(&receiver, "websocket /ws/events").await;
     assert_eq!(with_events.event_names(), ["websocket.message"; 5], "two texts each way and the close");
 
+    // Without a server layer: still observed, through the global providers, as a root span.
+    let mut ws = connect(addr, "/ws/bare").await;
+    send_and_echo(&mut ws, 1).await;
+    ws.close(None).await.unwrap();
+    drain(&mut ws).await;
+    let bare = span_named(&receiver, "websocket /ws/bare").await;
+    assert!(bare.parent_span_id_hex().is_none(), "no upgrade span to continue");
+    assert_eq!(attr(&bare, "websocket.close.code").as_deref(), Some("1005"), "a close frame without a code");
+    assert_eq!(attr(&bare, "websocket.messages.sent").as_deref(), Some("1"));
+
     // Every connection has ended (its span was exported after its metrics were recorded).
     let messages = metric(&receiver, &telemetry, "websocket.server.messages").await;
     assert_eq!(messages.unit(), "{message}");
@@ -197,7 +210,7 @@ async fn websocket_connections_end_to_end() {
     );
 
     let active = metric(&receiver, &telemetry, "websocket.server.active_connections").await;
-    let routes = ["/ws/echo/{room}", "/ws/vanish", "/ws/fail", "/ws/drop", "/ws/events"];
+    let routes = ["/ws/echo/{room}", "/ws/vanish", "/ws/fail", "/ws/drop", "/ws/events", "/ws/bare"];
     for route in routes {
         assert_eq!(sum_on(&active, route, &[]), Some(0.0), "{route}: back to zero");
     }

@@ -69,3 +69,27 @@ pub(crate) fn is_upgrade<B>(req: &http::Request<B>) -> bool {
             v.as_bytes().split(|b| *b == b',').any(|p| p.trim_ascii().eq_ignore_ascii_case(b"websocket"))
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{Method, Request};
+
+    use super::is_upgrade;
+
+    #[test]
+    fn upgrade_requests_are_recognised_by_method_and_header() {
+        let with = |method: Method, upgrade: Option<&str>| {
+            let mut b = Request::builder().method(method).uri("/chat");
+            if let Some(u) = upgrade {
+                b = b.header("upgrade", u);
+            }
+            is_upgrade(&b.body(()).unwrap())
+        };
+        assert!(with(Method::GET, Some("websocket")));
+        assert!(with(Method::GET, Some("h2c, WebSocket")), "a list, any case");
+        assert!(with(Method::CONNECT, None), "HTTP/2 extended CONNECT");
+        assert!(!with(Method::GET, Some("h2c")));
+        assert!(!with(Method::GET, None));
+        assert!(!with(Method::POST, Some("websockets")));
+    }
+}
