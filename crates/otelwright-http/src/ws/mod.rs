@@ -28,9 +28,9 @@
 //! Each connection is one INTERNAL span, `websocket {http.route}`, a child of the upgrade request's SERVER span
 //! (and so of the client's trace), from the upgrade to the close; the `websocket.server.*` metrics count the open
 //! connections, their durations, and the messages and their sizes by direction and type. The names are
-//! otelwright's own (the semantic conventions define none for WebSockets); [`WsInstruments`] lists them. The
-//! tracer, meter, route and excluded paths are those of the [`crate::HttpServerLayer`] in front of the route;
-//! without one, the global providers (as they are at the first connection) and axum's `MatchedPath`.
+//! otelwright's own (the semantic conventions define none for WebSockets): [`ACTIVE_CONNECTIONS`] and the constants
+//! beside it. The tracer, meter, route and excluded paths are those of the [`crate::HttpServerLayer`] in front of
+//! the route; without one, the global providers (as they are at the first connection) and axum's `MatchedPath`.
 
 mod metrics;
 mod socket;
