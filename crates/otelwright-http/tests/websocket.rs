@@ -1,8 +1,8 @@
 //! WebSockets end to end: a real tokio-tungstenite client against an axum server over loopback, through
 //! `otelwright_http::ws`, exporting over OTLP to otelwright-receiver. Covers the connection span and its parent,
 //! message counts by direction, a normal close, a client that vanishes without a close frame, a server that closes
-//! with 1011 and one that drops the socket, opt-in message events, a route without a server layer, and the active
-//! count back at zero.
+//! with 1011 and one that drops the socket, opt-in message events, metrics without traces, a route without a server
+//! layer, and the active count back at zero.
 
 mod common;
 
@@ -53,9 +53,12 @@ fn app() -> Router {
     let with_events = Router::new()
         .route("/ws/events", get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }))
         .layer(HttpServerLayer::builder().websocket_message_events(true).build());
+    let quiet = Router::new()
+        .route("/ws/quiet", get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }))
+        .layer(HttpServerLayer::builder().traces(false).build());
     // No server layer in front: the global providers and axum's MatchedPath.
     let bare = Router::new().route("/ws/bare", get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(echo) }));
-    observed.merge(with_events).merge(bare)
+    observed.merge(with_events).merge(quiet).merge(bare)
 }
 
 type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -175,6 +178,12 @@ async fn websocket_connections_end_to_end() {
     let with_events = span_named(&receiver, "websocket /ws/events").await;
     assert_eq!(with_events.event_names(), ["websocket.message"; 5], "two texts each way and the close");
 
+    // Metrics only (traces off): counted, no span.
+    let mut ws = connect(addr, "/ws/quiet").await;
+    send_and_echo(&mut ws, 2).await;
+    ws.close(None).await.unwrap();
+    drain(&mut ws).await;
+
     // Without a server layer: still observed, through the global providers, as a root span.
     let mut ws = connect(addr, "/ws/bare").await;
     send_and_echo(&mut ws, 1).await;
@@ -184,6 +193,8 @@ async fn websocket_connections_end_to_end() {
     assert!(bare.parent_span_id_hex().is_none(), "no upgrade span to continue");
     assert_eq!(attr(&bare, "websocket.close.code").as_deref(), Some("1005"), "a close frame without a code");
     assert_eq!(attr(&bare, "websocket.messages.sent").as_deref(), Some("1"));
+    // The quiet connection ended before the bare one, whose span has arrived: it left no span.
+    assert!(receiver.spans().iter().all(|s| s.attr_str("http.route").as_deref() != Some("/ws/quiet")));
 
     // Every connection has ended (its span was exported after its metrics were recorded).
     let messages = metric(&receiver, &telemetry, "websocket.server.messages").await;
@@ -210,7 +221,16 @@ async fn websocket_connections_end_to_end() {
     );
 
     let active = metric(&receiver, &telemetry, "websocket.server.active_connections").await;
-    let routes = ["/ws/echo/{room}", "/ws/vanish", "/ws/fail", "/ws/drop", "/ws/events", "/ws/bare"];
+    assert_eq!(
+        sum_on(
+            &messages,
+            "/ws/quiet",
+            &[("websocket.message.direction", "receive"), ("websocket.message.type", "text")]
+        ),
+        Some(2.0),
+        "metrics without traces"
+    );
+    let routes = ["/ws/echo/{room}", "/ws/vanish", "/ws/fail", "/ws/drop", "/ws/events", "/ws/quiet", "/ws/bare"];
     for route in routes {
         assert_eq!(sum_on(&active, route, &[]), Some(0.0), "{route}: back to zero");
     }
