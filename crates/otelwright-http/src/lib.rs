@@ -7,6 +7,8 @@
 //!   tower HTTP clients (hyper-util, tonic channels), with trace context injected into the outgoing headers; with
 //!   the `reqwest` feature, [`OtelMiddleware`] does the same for reqwest-middleware.
 //! - [`propagation`]: the strict W3C Trace Context Level 2 and Baggage front end.
+//! - [`DispatchLayer`]: handles each request with a given `tracing` subscriber, for several services with their
+//!   own pipelines in one process.
 //!
 //! Spans go to the global tracer provider and metrics to the global meter provider unless the builders are given
 //! others; `otelwright::init` installs both.
@@ -14,6 +16,7 @@
 mod body;
 pub mod client;
 mod conventions;
+pub mod dispatch;
 mod future;
 pub mod metrics;
 pub mod propagation;
@@ -25,6 +28,7 @@ pub use body::{BodyObserver, InstrumentedBody};
 #[cfg(feature = "reqwest")]
 pub use client::OtelMiddleware;
 pub use client::{HttpClientLayer, HttpClientLayerBuilder};
+pub use dispatch::DispatchLayer;
 pub use future::{Exchange, ResponseFuture};
 pub use request_id::RequestId;
 pub use route::{MatchedPathRoute, RouteInput, RouteSource};

@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use health_agent::{HealthAgentConfig, HealthReaders, RunningAgent};
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::recommender;
 use otelwright_receiver::{ReceivedMetric, ReceivedSpan, Receiver};
 
 pub const WAIT: Duration = Duration::from_secs(30);
