@@ -17,6 +17,7 @@ use axum::Router;
 use axum::routing::get;
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, SignalCounts, Telemetry};
 use otelwright_receiver::{Fault, Receiver, Signal};
+use otelwright_test_support::config;
 
 /// How long a wait for something that must happen may take before the test fails: a guard against hanging, never
 /// a measurement.
@@ -36,17 +37,13 @@ async fn service(protocol: Protocol, initial: Fault, export_timeout: Duration, s
     let receiver = Receiver::start().await.unwrap();
     receiver.set_fault(initial);
     let endpoint = if protocol == Protocol::Grpc { receiver.grpc_endpoint() } else { receiver.http_endpoint() };
-    let fast = |b: BatchSettings| BatchSettings { schedule_delay: Duration::from_millis(100), ..b };
     let telemetry = otelwright::build(
-        Config::default()
-            .service_name("reliability")
+        otelwright_test_support::fast_batches(config(&receiver, "reliability"), Duration::from_millis(100))
             .protocol(protocol)
             .otlp_endpoint(endpoint)
             .otlp_timeout(export_timeout)
             .metric_interval(Duration::from_millis(300))
-            .span_batch(fast(spans))
-            .log_batch(fast(BatchSettings::logs()))
-            .log_format(LogFormat::Off)
+            .span_batch(BatchSettings { schedule_delay: Duration::from_millis(100), ..spans })
             .shutdown_timeout(Duration::from_secs(3)),
     )
     .unwrap();
@@ -204,8 +201,10 @@ async fn fault_then_recover(protocol: Protocol, fault: Fault) {
     let what = format!("{protocol:?} {fault:?}");
     let s = service(protocol, fault, EXPORT_TIMEOUT, BatchSettings::spans()).await;
     s.answers(REQUESTS, &what).await;
-    until(&format!("{what}: the exporter gives up on a span export"), || s.spans().failed > 0).await;
-    assert!(s.receiver.faulted_requests() > 0, "{what}: the exporter never met the fault");
+    until(&format!("{what}: the exporter meets the fault and gives up on a span export"), || {
+        s.receiver.faulted_requests() > 0 && s.spans().failed > 0
+    })
+    .await;
     let faulted = s.spans();
     assert_eq!(faulted.exported, 0, "{what}: every request was answered while no span export succeeded");
 
@@ -263,8 +262,11 @@ async fn unreachable_mid_run_then_back() {
 
     s.receiver.set_fault(Fault::Refuse);
     s.answers(REQUESTS, what).await;
-    until("the exporter gives up on a span export", || s.spans().failed > 0).await;
-    assert!(s.receiver.faulted_requests() > 0, "the exporter never met the refusal");
+    // A reset connection can fail an export before any reconnection is refused: wait for both.
+    until("the exporter meets the refusal and gives up on a span export", || {
+        s.receiver.faulted_requests() > 0 && s.spans().failed > 0
+    })
+    .await;
     let faulted = s.spans();
     assert_eq!(faulted.exported, healthy.exported, "every request was answered while no span export succeeded");
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
 use otelwright::measure::{DURATION_BUCKETS, Quantity};
-use otelwright::{Config, LogFormat, Protocol, measured};
+use otelwright::measured;
 use otelwright_receiver::{HistogramPoint, NumberPoint, ReceivedMetric, Receiver};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -191,12 +191,8 @@ async fn measured_functions_export_calls_outcomes_and_durations() {
     // Before any provider is installed: records into the no-op provider, then must follow the new one.
     shop::before_install();
 
-    let config = Config::default()
-        .service_name("measured-test")
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .log_format(LogFormat::Off);
-    let telemetry = otelwright::build(config).expect("telemetry builds");
+    let telemetry =
+        otelwright::build(otelwright_test_support::config(&receiver, "measured-test")).expect("telemetry builds");
     otelwright::measure::set_global_meter_provider(telemetry.meter_provider().expect("metrics on").clone());
     tracing::dispatcher::set_global_default(telemetry.dispatch().clone()).expect("first subscriber");
 
