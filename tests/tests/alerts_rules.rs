@@ -56,8 +56,8 @@ const REQUIRED: [(&str, &str, &str, &str, &str); 13] = [
     ("HttpLatencySloBreached", "warning", "10m", "> 0.5", "http_server_request_duration_seconds_bucket"),
     ("HttpServerErrorsHigh", "critical", "5m", "> 0.05", "http_server_request_duration_seconds_count"),
     ("TelemetryExportDropping", "warning", "5m", "> 0", "otelwright_exporter_items_total"),
-    ("CollectorExporterFailing", "warning", "5m", "> 0", "otelcol_exporter_send_failed_spans_total"),
-    ("CollectorRefusingData", "critical", "5m", "> 0", "otelcol_receiver_refused_spans_total"),
+    ("CollectorExporterFailing", "warning", "5m", "> 0", "otelcol_exporter_send_failed_spans"),
+    ("CollectorRefusingData", "critical", "5m", "> 0", "otelcol_receiver_refused_spans"),
 ];
 
 #[test]

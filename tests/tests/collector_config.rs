@@ -213,10 +213,31 @@ fn gateway_has_what_issue_7_asks_for() {
     let errors = &config["processors"]["tail_sampling"]["policies"][0];
     assert_eq!(strings(&errors["status_code"]["status_codes"]), ["ERROR"]);
 
-    // ONE span_metrics connector, fed by a traces pipeline WITHOUT tail_sampling, read by the metrics pipeline.
+    // ONE RED source: span_metrics, fed by a traces pipeline WITHOUT tail_sampling, read by the metrics pipeline,
+    // without exemplars. span_metrics/exemplars is the exemplar source: the same histogram, fed only AFTER
+    // tail_sampling, so every exemplar's trace is a kept one (audit F3).
     let span_metrics: Vec<String> =
         defined(&config, "connectors").into_iter().filter(|c| component_type(c) == "span_metrics").collect();
-    assert_eq!(span_metrics, ["span_metrics"], "exactly one RED source");
+    assert_eq!(span_metrics, ["span_metrics", "span_metrics/exemplars"], "one RED source and one exemplar source");
+    let (red, sampled) = (&config["connectors"]["span_metrics"], &config["connectors"]["span_metrics/exemplars"]);
+    assert_eq!(
+        red["exemplars"]["enabled"].as_bool(),
+        Some(false),
+        "exemplars of unsampled spans link to dropped traces"
+    );
+    assert_eq!(sampled["exemplars"]["enabled"].as_bool(), Some(true));
+    assert_eq!(red["histogram"], sampled["histogram"], "exemplar histogram buckets differ from the RED ones");
+    assert_eq!(red["dimensions"], sampled["dimensions"], "exemplar histogram dimensions differ from the RED ones");
+    assert_ne!(red["namespace"], sampled["namespace"]);
+    let exemplar_feeders = pipelines_exporting(&config, "span_metrics/exemplars");
+    assert!(!exemplar_feeders.is_empty());
+    for p in &exemplar_feeders {
+        assert!(
+            p.processors.iter().any(|x| component_type(x) == "tail_sampling"),
+            "{} feeds exemplars unsampled",
+            p.name
+        );
+    }
     let feeders = pipelines_exporting(&config, "span_metrics");
     assert!(!feeders.is_empty());
     for p in &feeders {
@@ -225,7 +246,6 @@ fn gateway_has_what_issue_7_asks_for() {
     let readers: Vec<&Pipeline> = pipelines.iter().filter(|p| p.receivers.contains(&"span_metrics".into())).collect();
     assert!(readers.iter().all(|p| p.signal() == "metrics") && !readers.is_empty());
     assert!(readers.iter().all(|p| p.exporters.contains(&"otlp_http/prometheus".into())));
-    assert_eq!(config["connectors"]["span_metrics"]["exemplars"]["enabled"].as_bool(), Some(true));
     assert!(pipelines.iter().any(|p| p.processors.iter().any(|x| x == "tail_sampling")));
 
     // The collector's own metrics and the health_check extension.

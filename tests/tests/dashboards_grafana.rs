@@ -174,11 +174,7 @@ fn each_dashboard_shows_what_its_title_promises() {
         ("otelwright-caches", ["cache_requests_total", "cache_errors_total", "cache_entry_count"]),
         (
             "otelwright-collector-health",
-            [
-                "otelcol_receiver_refused_spans_total",
-                "otelcol_exporter_send_failed_spans_total",
-                "otelcol_exporter_queue_size",
-            ],
+            ["otelcol_receiver_refused_spans", "otelcol_exporter_send_failed_spans", "otelcol_exporter_queue_size"],
         ),
         (
             "otelwright-service-overview",
@@ -196,8 +192,9 @@ fn each_dashboard_shows_what_its_title_promises() {
         }
     }
 
-    // Service overview: RED per route, with exemplars on the span_metrics duration (trace ids -> Tempo through
-    // the Prometheus datasource's exemplarTraceIdDestinations, checked in collector_stack.rs).
+    // Service overview: RED per route, with exemplars from the SAMPLED span_metrics duration (trace ids -> Tempo
+    // through the Prometheus datasource's exemplarTraceIdDestinations, checked in collector_stack.rs). Exemplars of
+    // the unsampled RED histogram would link to dropped traces (audit F3), so no target on it has exemplars on.
     let overview = &all["otelwright-service-overview"];
     let exemplar_panels: Vec<&Value> = panels(overview)
         .into_iter()
@@ -205,12 +202,19 @@ fn each_dashboard_shows_what_its_title_promises() {
             p["targets"].as_array().into_iter().flatten().any(|t| {
                 t["exemplar"] == true
                     && t["expr"].as_str().is_some_and(|e| {
-                        e.contains("traces_span_metrics_duration_seconds_bucket") && e.contains("http_route")
+                        e.contains("traces_span_metrics_sampled_duration_seconds_bucket") && e.contains("http_route")
                     })
             })
         })
         .collect();
     assert!(!exemplar_panels.is_empty(), "no per-route duration panel with exemplars");
+    for t in panels(overview).iter().flat_map(|p| p["targets"].as_array().into_iter().flatten()) {
+        let expr = t["expr"].as_str().unwrap_or_default();
+        assert!(
+            t["exemplar"] != true || expr.contains("traces_span_metrics_sampled_"),
+            "exemplars on an unsampled series link to dropped traces: {expr}"
+        );
+    }
     for red in ["rate(traces_span_metrics_calls_total", "STATUS_CODE_ERROR", "histogram_quantile(0.95"] {
         assert!(exprs(overview).contains(red), "service overview lacks {red}");
     }

@@ -209,18 +209,20 @@ fn resource_labels() -> BTreeSet<String> {
 /// The span_metrics connector's OTel metrics: (name, kind, unit, attribute keys).
 fn span_metrics_model() -> Vec<(String, PromKind, String, BTreeSet<String>)> {
     let gateway = yaml("collector-config/otel-collector.yaml");
-    let sm = &gateway["connectors"]["span_metrics"];
-    let namespace = scalar(&sm["namespace"]).unwrap_or_else(|| "traces.span.metrics".into());
-    let unit = scalar(&sm["histogram"]["unit"]).unwrap_or_else(|| "ms".into());
-    // The connector's own attributes (connector.go: service.name, span.name, span.kind, status.code) and the
-    // configured dimensions.
-    let mut attrs: BTreeSet<String> =
-        ["service.name", "span.name", "span.kind", "status.code"].iter().map(|s| s.to_string()).collect();
-    attrs.extend(sm["dimensions"].as_vec().into_iter().flatten().filter_map(|d| scalar(&d["name"])));
-    vec![
-        (format!("{namespace}.calls"), PromKind::Counter, String::new(), attrs.clone()),
-        (format!("{namespace}.duration"), PromKind::Histogram, unit, attrs),
-    ]
+    let mut out = Vec::new();
+    // Every span_metrics connector: the RED one and the exemplar one (audit F3), each under its namespace.
+    for (_, sm) in entries(&gateway["connectors"]).into_iter().filter(|(id, _)| component_type(id) == "span_metrics") {
+        let namespace = scalar(&sm["namespace"]).unwrap_or_else(|| "traces.span.metrics".into());
+        let unit = scalar(&sm["histogram"]["unit"]).unwrap_or_else(|| "ms".into());
+        // The connector's own attributes (connector.go: service.name, span.name, span.kind, status.code) and the
+        // configured dimensions.
+        let mut attrs: BTreeSet<String> =
+            ["service.name", "span.name", "span.kind", "status.code"].iter().map(|s| s.to_string()).collect();
+        attrs.extend(sm["dimensions"].as_vec().into_iter().flatten().filter_map(|d| scalar(&d["name"])));
+        out.push((format!("{namespace}.calls"), PromKind::Counter, String::new(), attrs.clone()));
+        out.push((format!("{namespace}.duration"), PromKind::Histogram, unit, attrs));
+    }
+    out
 }
 
 struct Emitted {
@@ -302,7 +304,8 @@ fn build_catalog(metrics: &[ReceivedMetric], spans: &[ReceivedSpan]) -> Emitted 
         };
         let mut labels = collector_base.clone();
         labels.extend(parts[3..].iter().map(|s| s.to_string()));
-        catalog.add(&prometheus_name(parts[0], parts[2], kind), kind, &labels, "collector self-metric (fixture)");
+        // Exposed as named: no unit or type suffix (see the fixture's header; audit F1).
+        catalog.add(parts[0], kind, &labels, "collector self-metric (fixture)");
     }
 
     // 4. Prometheus' own series.

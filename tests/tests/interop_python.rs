@@ -258,3 +258,187 @@ async fn python_sdk_on_both_sides_of_an_otelwright_service() {
     let report = telemetry.shutdown().await;
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// Issue 16, item 3: OTLP decoded by another implementation. otelwright exports a span, log records and metrics
+/// over each protocol (gRPC and HTTP/protobuf through its own encoder, HTTP/JSON through the SDK's exporter); the
+/// receiver keeps every payload it decoded; the Python `opentelemetry-proto` bindings decode the same bytes
+/// (tests/interop/decode_otlp.py: strict, no field unknown to the .proto files) and serialize them again; that,
+/// decoded with prost, must equal the receiver's own decoding of the original payload, message for message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_payloads_decode_the_same_in_python() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use otelwright_receiver::{Signal, Transport};
+
+    let Some(python) = python() else { return };
+    let receiver = Receiver::start().await.expect("receiver");
+    receiver.keep_bodies(true);
+    for protocol in [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson] {
+        let endpoint = if protocol == Protocol::Grpc { receiver.grpc_endpoint() } else { receiver.http_endpoint() };
+        let telemetry = otelwright::build(
+            Config::default()
+                .service_name("interop-otlp")
+                .protocol(protocol)
+                .otlp_endpoint(endpoint)
+                .log_format(LogFormat::Off),
+        )
+        .expect("build");
+        emit_every_kind(&telemetry);
+        let errors = telemetry.flush().await;
+        assert!(errors.is_empty(), "{protocol:?}: {errors:?}");
+        let report = telemetry.shutdown().await;
+        assert!(report.is_clean(), "{protocol:?}: {report:?}");
+    }
+
+    // Issue 16, log record fields, over every protocol: the event time is set, and an event name only where the
+    // user gave one (tracing's synthetic `event file.rs:line` is not one).
+    let logs = receiver.logs();
+    for transport in [Transport::Grpc, Transport::HttpProtobuf, Transport::HttpJson] {
+        let event_name = |body: &str| {
+            let found: Vec<_> =
+                logs.iter().filter(|l| l.transport == transport && l.body_str().as_deref() == Some(body)).collect();
+            assert_eq!(found.len(), 1, "{transport}: one record {body:?}");
+            assert_ne!(found[0].record.time_unix_nano, 0, "{transport}: {body:?} carries the event time");
+            found[0].record.event_name.clone()
+        };
+        assert_eq!(event_name("a log record inside a span"), "", "{transport}: no synthetic event name");
+        assert_eq!(event_name("an event with a name"), "interop.error", "{transport}");
+    }
+    assert_eq!(logs.iter().filter(|l| l.record.event_name == "interop.record").count(), 3, "one per protocol");
+
+    let bodies = receiver.bodies();
+    for signal in [Signal::Traces, Signal::Metrics, Signal::Logs] {
+        for transport in [Transport::Grpc, Transport::HttpProtobuf, Transport::HttpJson] {
+            assert!(
+                bodies.iter().any(|b| b.signal == signal && b.transport == transport && !b.body.is_empty()),
+                "no {signal} payload over {transport} was kept: {:?}",
+                bodies.iter().map(|b| (b.signal, b.transport)).collect::<Vec<_>>()
+            );
+        }
+    }
+    let input: String = bodies
+        .iter()
+        .map(|b| {
+            let line = serde_json::json!({"signal": b.signal.as_str(), "transport": b.transport.as_str(), "body": otelwright_receiver::hex(&b.body)});
+            format!("{line}\n")
+        })
+        .collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(&python)
+            .arg(root().join("tests/interop/decode_otlp.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("run the Python decoder");
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "the Python decoder failed");
+    let answers: Vec<Value> = output
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), bodies.len(), "one answer per payload");
+
+    for (body, answer) in bodies.iter().zip(&answers) {
+        let what = format!("{} over {}", body.signal, body.transport);
+        assert_eq!(answer["ok"], true, "{what}: Python could not decode it: {answer}");
+        let python = unhex(str_of(answer, &["protobuf"]));
+        let json = body.transport == Transport::HttpJson;
+        // The receiver's decoding (prost for protobuf, serde for OTLP/JSON) against Python's, read back by prost.
+        fn same<M: prost::Message + Default + PartialEq + serde::de::DeserializeOwned>(
+            raw: &[u8],
+            json: bool,
+            python: &[u8],
+        ) -> bool {
+            let ours: M = if json { serde_json::from_slice(raw).unwrap() } else { M::decode(raw).unwrap() };
+            ours == M::decode(python).unwrap()
+        }
+        let equal = match body.signal {
+            Signal::Traces => same::<ExportTraceServiceRequest>(&body.body, json, &python),
+            Signal::Metrics => same::<ExportMetricsServiceRequest>(&body.body, json, &python),
+            Signal::Logs => same::<ExportLogsServiceRequest>(&body.body, json, &python),
+        };
+        assert!(equal, "{what}: Python's decoding differs from the receiver's");
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+}
+
+/// One of each thing the encoders write: a span with attributes of every type, arrays, an event, a link with a
+/// tracestate and an error status; a `tracing` span and events (the log bridge: a log record inside a span,
+/// unicode, an empty string); a log record with a map body, bytes and an event name; and a counter, an up-down
+/// counter, a histogram and a gauge.
+fn emit_every_kind(telemetry: &otelwright::Telemetry) {
+    use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+    use opentelemetry::trace::{
+        Link, Span as _, SpanContext, SpanId, Status, TraceFlags, TraceId, TraceState, Tracer as _, TracerProvider as _,
+    };
+    use opentelemetry::{Array, KeyValue, StringValue, Value as OtelValue};
+
+    let tracer = telemetry.tracer_provider().expect("traces on").tracer("interop.otlp");
+    let linked = SpanContext::new(
+        TraceId::from(0x0af7651916cd43dd8448eb211c80319c),
+        SpanId::from(0xb7ad6b7169203331),
+        TraceFlags::new(0x03),
+        true,
+        "congo=t61rcWkgMzE".parse::<TraceState>().unwrap(),
+    );
+    let mut span =
+        tracer.span_builder("interop every attribute").with_links(vec![Link::with_context(linked)]).start(&tracer);
+    span.set_attributes([
+        KeyValue::new("str", "héllo ✓"),
+        KeyValue::new("empty", ""),
+        KeyValue::new("int", -42i64),
+        KeyValue::new("max", i64::MAX),
+        KeyValue::new("float", 1.5f64),
+        KeyValue::new("bool", true),
+        KeyValue::new("bools", OtelValue::Array(Array::Bool(vec![true, false]))),
+        KeyValue::new("ints", OtelValue::Array(Array::I64(vec![1, -2, 3]))),
+        KeyValue::new("floats", OtelValue::Array(Array::F64(vec![0.25, -1e300]))),
+        KeyValue::new("strs", OtelValue::Array(Array::String(vec![StringValue::from("a"), StringValue::from("")]))),
+    ]);
+    span.add_event("interop.event", vec![KeyValue::new("at", "the middle")]);
+    span.set_status(Status::error("it failed, on purpose"));
+    span.end();
+
+    tracing::dispatcher::with_default(telemetry.dispatch(), || {
+        let span = tracing::info_span!("interop tracing span", answer = 42, ratio = 0.5, ok = true, who = "ünïcode");
+        let _entered = span.enter();
+        tracing::warn!(code = 7, detail = "", "a log record inside a span");
+        tracing::error!(name: "interop.error", reason = "boom", "an event with a name");
+    });
+
+    let logger = telemetry.logger_provider().expect("logs on").logger("interop.otlp");
+    let mut record = logger.create_log_record();
+    record.set_severity_number(Severity::Info2);
+    record.set_severity_text("INFO2");
+    record.set_event_name("interop.record");
+    record.set_body(AnyValue::Map(Box::new(
+        [
+            ("k".into(), AnyValue::from("v")),
+            ("n".into(), AnyValue::Int(1)),
+            ("list".into(), AnyValue::ListAny(Box::new(vec![AnyValue::Boolean(false), AnyValue::Double(2.5)]))),
+        ]
+        .into_iter()
+        .collect(),
+    )));
+    record.add_attribute("bytes", AnyValue::Bytes(Box::new(vec![0, 1, 254, 255])));
+    record.add_attribute("text", "línea");
+    logger.emit(record);
+
+    let meter = telemetry.meter("interop.otlp");
+    let attrs = [KeyValue::new("route", "/x"), KeyValue::new("status", 200i64)];
+    meter.u64_counter("interop.requests").with_unit("{request}").build().add(3, &attrs);
+    meter.i64_up_down_counter("interop.active").build().add(-2, &attrs);
+    meter.f64_histogram("interop.duration").with_unit("s").build().record(0.012, &attrs);
+    meter.f64_gauge("interop.temperature").build().record(21.5, &[]);
+}

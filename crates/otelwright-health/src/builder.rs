@@ -21,6 +21,7 @@ struct Spec {
     name: Arc<str>,
     timeout: Option<Duration>,
     check: Arc<dyn Check>,
+    critical: bool,
 }
 
 /// Configures a [`Health`]. Start with [`Health::builder`].
@@ -98,17 +99,24 @@ impl HealthBuilder {
 
     /// Adds check `name` with the default timeout. A check registered twice under one name replaces the first.
     pub fn check(self, name: impl Into<String>, check: impl Check) -> Self {
-        self.add(name.into(), None, Arc::new(check))
+        self.add(name.into(), None, Arc::new(check), true)
     }
 
     /// Adds check `name` with its own timeout.
     pub fn check_with_timeout(self, name: impl Into<String>, timeout: Duration, check: impl Check) -> Self {
-        self.add(name.into(), Some(timeout), Arc::new(check))
+        self.add(name.into(), Some(timeout), Arc::new(check), true)
     }
 
-    fn add(mut self, name: String, timeout: Option<Duration>, check: Arc<dyn Check>) -> Self {
+    /// Adds check `name` whose failure does not make the service unready: `/health/ready` stays 200 with
+    /// `"status":"degraded"` and the check marked `"critical":false`. For what the service can serve without (a
+    /// cache, a recommendation backend), so that an orchestrator does not pull it from rotation.
+    pub fn non_critical_check(self, name: impl Into<String>, check: impl Check) -> Self {
+        self.add(name.into(), None, Arc::new(check), false)
+    }
+
+    fn add(mut self, name: String, timeout: Option<Duration>, check: Arc<dyn Check>, critical: bool) -> Self {
         self.checks.retain(|c| *c.name != *name);
-        self.checks.push(Spec { name: Arc::from(name), timeout, check });
+        self.checks.push(Spec { name: Arc::from(name), timeout, check, critical });
         self
     }
 
@@ -179,11 +187,11 @@ impl HealthBuilder {
         for pool in self.database_checks {
             let check: Arc<dyn Check> = Arc::new(DatabaseCheck::new(&pools, pool.clone()));
             let name: Arc<str> = Arc::from(format!("database:{pool}"));
-            checks.push(RegisteredCheck { name, timeout: default_timeout, check });
+            checks.push(RegisteredCheck { name, timeout: default_timeout, check, critical: true });
         }
-        for Spec { name, timeout, check } in self.checks {
+        for Spec { name, timeout, check, critical } in self.checks {
             checks.retain(|c| c.name != name);
-            checks.push(RegisteredCheck { name, timeout: timeout.unwrap_or(default_timeout), check });
+            checks.push(RegisteredCheck { name, timeout: timeout.unwrap_or(default_timeout), check, critical });
         }
         let ttl = |t: Option<Duration>| t.unwrap_or(DEFAULT_CACHE_TTL);
         let inner = Inner {
@@ -193,6 +201,7 @@ impl HealthBuilder {
             checks,
             token: self.token.resolve(),
             ready: Cached::new(ttl(self.ready_ttl)),
+            started: std::time::Instant::now(),
             snapshot: Cached::new(ttl(self.snapshot_ttl)),
             #[cfg(feature = "prometheus")]
             exposition: Cached::new(ttl(self.prometheus_ttl)),

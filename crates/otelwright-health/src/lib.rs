@@ -4,7 +4,7 @@
 //! | Endpoint | Answer | Token |
 //! |---|---|---|
 //! | `GET /health/live` | 200 `{"status":"alive"}`; checks nothing | never |
-//! | `GET /health/ready` | 200 `{"status":"ready",...}` or 503 `{"status":"not_ready",...}` from the registered checks, run concurrently with a timeout each, the result reused for 1 s | only for the per-check details |
+//! | `GET /health/ready` | 200 `{"status":"ready",...}`, 200 `{"status":"degraded",...}` (a non-critical check failed) or 503 `{"status":"not_ready",...}` from the registered checks, with `uptime_seconds`, run concurrently with a timeout each, the result reused for 1 s | only for the per-check details |
 //! | `GET /api/v1/metrics` | the JSON snapshot of resources, pools, caches and requests ([`snapshot`](crate::Health::metrics_snapshot)) | yes |
 //! | `GET /metrics` | Prometheus text exposition of the same `MeterProvider` (feature `prometheus`) | yes |
 //!
@@ -37,6 +37,7 @@ mod auth;
 mod builder;
 mod cache;
 pub mod check;
+pub mod document;
 #[cfg(feature = "prometheus")]
 mod prometheus;
 mod readers;
@@ -49,6 +50,7 @@ pub use builder::{DEFAULT_CACHE_TTL, DEFAULT_CHECK_TIMEOUT, HealthBuilder};
 pub use check::{
     Check, CheckError, CheckFuture, CheckResult, DEFAULT_MIN_FREE_BYTES, DatabaseCheck, DiskSpaceCheck, ReadyReport,
 };
+pub use document::MetricsDocument;
 pub use readers::HealthReaders;
 pub use router::paths;
 pub use window::{RequestStats, RequestWindow};
@@ -69,6 +71,8 @@ struct Inner {
     checks: Vec<RegisteredCheck>,
     token: Option<auth::Token>,
     ready: Cached<ReadyReport>,
+    /// When the endpoints were built (at start-up): `uptime_seconds`.
+    started: std::time::Instant,
     snapshot: Cached<Bytes>,
     #[cfg(feature = "prometheus")]
     exposition: Cached<Result<Bytes, String>>,
@@ -122,7 +126,7 @@ impl Health {
     }
 
     /// The `/api/v1/metrics` document, read now (not cached).
-    pub fn metrics_snapshot(&self) -> serde_json::Value {
+    pub fn metrics_snapshot(&self) -> MetricsDocument {
         self.inner.sources.snapshot()
     }
 

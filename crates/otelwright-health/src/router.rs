@@ -67,7 +67,9 @@ async fn ready(State(health): State<Health>, headers: HeaderMap) -> Response {
     let report = health.ready_report().await;
     let status = if report.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = if health.authorized(&headers) {
-        ready_body(&report).to_string()
+        let mut body = ready_body(&report);
+        body["uptime_seconds"] = json!(round2(health.inner.started.elapsed().as_secs_f64()));
+        body.to_string()
     } else {
         json!({ "status": ready_status(&report) }).to_string()
     };
@@ -75,21 +77,28 @@ async fn ready(State(health): State<Health>, headers: HeaderMap) -> Response {
 }
 
 fn ready_status(report: &ReadyReport) -> &'static str {
-    if report.is_ready() { "ready" } else { "not_ready" }
+    match (report.is_ready(), report.is_degraded()) {
+        (true, false) => "ready",
+        (true, true) => "degraded",
+        (false, _) => "not_ready",
+    }
 }
 
 /// `{"status":"ready","checks":{name:{"status":"ok","duration_ms":1.2}}}`; failing checks carry
-/// `"status":"error"` and `"error"`.
+/// `"status":"error"` and `"error"`, non-critical ones `"critical":false`. The route adds `uptime_seconds`.
 pub(crate) fn ready_body(report: &ReadyReport) -> Value {
     let checks: Map<String, Value> = report
         .checks
         .iter()
         .map(|c| {
             let duration_ms = round2(c.duration.as_secs_f64() * 1000.0);
-            let value = match &c.error {
+            let mut value = match &c.error {
                 None => json!({ "status": "ok", "duration_ms": duration_ms }),
                 Some(e) => json!({ "status": "error", "error": e, "duration_ms": duration_ms }),
             };
+            if !c.critical {
+                value["critical"] = json!(false);
+            }
             (c.name.to_string(), value)
         })
         .collect();
@@ -101,7 +110,10 @@ async fn snapshot(State(health): State<Health>, headers: HeaderMap) -> Response 
         return unauthorized();
     }
     let inner = &health.inner;
-    let body = inner.snapshot.get(|| async { Bytes::from(inner.sources.snapshot().to_string()) }).await;
+    let body = inner
+        .snapshot
+        .get(|| async { Bytes::from(serde_json::to_vec(&inner.sources.snapshot()).unwrap_or_default()) })
+        .await;
     respond(StatusCode::OK, json_type(), body)
 }
 

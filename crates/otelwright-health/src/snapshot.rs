@@ -1,16 +1,12 @@
-//! The `GET /api/v1/metrics` document, built from the same sources the meters export: the meters crate's
-//! resource, pool and cache snapshots and the request window fed by the HTTP duration histogram.
-//!
-//! Rules: a block without a source is `{"enabled": false}` and nothing else; a field the source does not track
-//! (a pool without a minimum size, a cache that counts no sets, a CPU figure before the second sample, a
-//! percentile without requests) is `null`. Percentages and MiB figures are rounded to 2 decimals.
+//! The `GET /api/v1/metrics` document ([`MetricsDocument`]), built from the same sources the meters export: the
+//! meters crate's resource, pool and cache snapshots and the request window fed by the HTTP duration histogram.
 
 use std::time::Duration;
 
 use otelwright_meters::{CacheMeters, CacheSnapshot, PoolMeter, PoolSnapshot, ResourceMeter, ResourceSnapshot};
-use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+use crate::document::{Block, CacheBlock, MetricsDocument, PoolBlock, RequestsBlock, SystemBlock};
 use crate::window::{RequestStats, RequestWindow};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -26,29 +22,27 @@ pub(crate) struct Sources {
 
 impl Sources {
     /// Reads every source now.
-    pub(crate) fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> MetricsDocument {
         let pools = self.pools.as_ref().map(PoolMeter::snapshot);
         let caches = self.caches.as_ref().map(CacheMeters::snapshot);
-        let default_pool = pools.as_ref().and_then(|p| p.default_pool()).map_or_else(disabled, pool);
-        let default_cache = caches.as_ref().and_then(|c| c.default_cache()).map_or_else(disabled, cache);
-        let databases: Map<String, Value> =
-            pools.iter().flat_map(|p| &p.pools).map(|p| (p.name.to_string(), pool(p))).collect();
-        let caches: Map<String, Value> =
-            caches.iter().flat_map(|c| &c.caches).map(|c| (c.name.to_string(), cache(c))).collect();
-        json!({
-            "timestamp": timestamp(OffsetDateTime::now_utc()),
-            "system": self.resources.as_ref().map_or_else(disabled, |r| system(&r.snapshot())),
-            "database": default_pool,
-            "databases": databases,
-            "cache": default_cache,
-            "caches": caches,
-            "requests": self.window.as_ref().map_or_else(disabled, |w| requests(&w.stats())),
-        })
+        MetricsDocument {
+            timestamp: timestamp(OffsetDateTime::now_utc()),
+            system: Block(self.resources.as_ref().map(|r| system(&r.snapshot()))),
+            database: Block(pools.as_ref().and_then(|p| p.default_pool()).map(pool)),
+            databases: pools
+                .iter()
+                .flat_map(|p| &p.pools)
+                .map(|p| (p.name.to_string(), Block(Some(pool(p)))))
+                .collect(),
+            cache: Block(caches.as_ref().and_then(|c| c.default_cache()).map(cache)),
+            caches: caches
+                .iter()
+                .flat_map(|c| &c.caches)
+                .map(|c| (c.name.to_string(), Block(Some(cache(c)))))
+                .collect(),
+            requests: Block(self.window.as_ref().map(|w| requests(&w.stats()))),
+        }
     }
-}
-
-fn disabled() -> Value {
-    json!({ "enabled": false })
 }
 
 /// Rounds to 2 decimals.
@@ -60,60 +54,56 @@ fn percent(ratio: Option<f64>) -> Option<f64> {
     ratio.map(|r| round2(r * 100.0))
 }
 
-fn system(r: &ResourceSnapshot) -> Value {
-    json!({
-        "enabled": true,
-        "cpu_percent": percent(r.process.cpu_utilization),
-        "memory_mb": round2(r.process.memory_rss_mb()),
-        "memory_percent": percent(r.system.memory_utilization),
-        "memory_available_mb": round2(r.system.memory_available_mb()),
-        "disk_read_mb": round2(r.process.disk_read_bytes as f64 / MIB),
-        "disk_write_mb": round2(r.process.disk_write_bytes as f64 / MIB),
-    })
+fn system(r: &ResourceSnapshot) -> SystemBlock {
+    SystemBlock {
+        cpu_percent: percent(r.process.cpu_utilization),
+        memory_mb: round2(r.process.memory_rss_mb()),
+        memory_percent: percent(r.system.memory_utilization),
+        memory_available_mb: round2(r.system.memory_available_mb()),
+        disk_read_mb: round2(r.process.disk_read_bytes as f64 / MIB),
+        disk_write_mb: round2(r.process.disk_write_bytes as f64 / MIB),
+    }
 }
 
-fn pool(p: &PoolSnapshot) -> Value {
+fn pool(p: &PoolSnapshot) -> PoolBlock {
     let s = p.state;
-    json!({
-        "enabled": true,
-        "name": &*p.name,
-        "pool_size": s.map(|s| s.size),
-        "pool_available": s.map(|s| s.idle),
-        "pool_active": s.map(|s| s.used),
-        "pool_min_size": s.and_then(|s| s.idle_min),
-        "pool_max_size": s.map(|s| s.max),
-        "pool_utilization_percent": p.utilization_percent().map(round2),
-    })
+    PoolBlock {
+        name: p.name.to_string(),
+        pool_size: s.map(|s| s.size),
+        pool_available: s.map(|s| s.idle),
+        pool_active: s.map(|s| s.used),
+        pool_min_size: s.and_then(|s| s.idle_min),
+        pool_max_size: s.map(|s| s.max),
+        pool_utilization_percent: p.utilization_percent().map(round2),
+    }
 }
 
-fn cache(c: &CacheSnapshot) -> Value {
+fn cache(c: &CacheSnapshot) -> CacheBlock {
     let n = c.counts;
-    json!({
-        "enabled": true,
-        "name": &*c.name,
-        "hits": n.map(|n| n.hits),
-        "misses": n.map(|n| n.misses),
-        "sets": n.and_then(|n| n.sets),
-        "deletes": n.and_then(|n| n.deletes),
-        "errors": n.and_then(|n| n.errors),
-        "total_reads": n.map(|n| n.total_reads()),
-        "hit_rate_percent": c.hit_rate_percent().map(round2),
-    })
+    CacheBlock {
+        name: c.name.to_string(),
+        hits: n.map(|n| n.hits),
+        misses: n.map(|n| n.misses),
+        sets: n.and_then(|n| n.sets),
+        deletes: n.and_then(|n| n.deletes),
+        errors: n.and_then(|n| n.errors),
+        total_reads: n.map(|n| n.total_reads()),
+        hit_rate_percent: c.hit_rate_percent().map(round2),
+    }
 }
 
-fn requests(s: &RequestStats) -> Value {
-    json!({
-        "enabled": true,
-        "window_seconds": s.window.as_secs_f64(),
-        "count": s.count,
-        "errors": s.errors,
-        "p50_ms": s.p50_ms.map(round2),
-        "p95_ms": s.p95_ms.map(round2),
-        "p99_ms": s.p99_ms.map(round2),
-        "total_count": s.total_count,
-        "total_errors": s.total_errors,
-        "collected_seconds_ago": s.last_collection_age.as_ref().map(Duration::as_secs_f64).map(round2),
-    })
+fn requests(s: &RequestStats) -> RequestsBlock {
+    RequestsBlock {
+        window_seconds: s.window.as_secs_f64(),
+        count: s.count,
+        errors: s.errors,
+        p50_ms: s.p50_ms.map(round2),
+        p95_ms: s.p95_ms.map(round2),
+        p99_ms: s.p99_ms.map(round2),
+        total_count: s.total_count,
+        total_errors: s.total_errors,
+        collected_seconds_ago: s.last_collection_age.as_ref().map(Duration::as_secs_f64).map(round2),
+    }
 }
 
 /// RFC 3339, UTC, microseconds: `2026-01-18T14:23:45.123456Z`.
@@ -133,6 +123,8 @@ pub(crate) fn timestamp(t: OffsetDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -145,7 +137,7 @@ mod tests {
 
     #[test]
     fn blocks_without_a_source_say_so() {
-        let v = Sources::default().snapshot();
+        let v = serde_json::to_value(Sources::default().snapshot()).unwrap();
         for block in ["system", "database", "cache", "requests"] {
             assert_eq!(v[block], json!({ "enabled": false }), "{block}");
         }
@@ -157,7 +149,7 @@ mod tests {
         let caches = CacheMeters::new();
         caches.meter("users").hit();
         let sources = Sources { caches: Some(caches), ..Default::default() };
-        let v = sources.snapshot();
+        let v = serde_json::to_value(sources.snapshot()).unwrap();
         assert_eq!(v["cache"]["hits"], 1);
         assert_eq!(v["cache"]["hit_rate_percent"], 100.0);
         assert_eq!(v["caches"]["users"]["name"], "users");
@@ -169,7 +161,7 @@ mod tests {
             }
         }
         pools.add_without_ping("main", Failing);
-        let v = Sources { pools: Some(pools), ..Default::default() }.snapshot();
+        let v = serde_json::to_value(Sources { pools: Some(pools), ..Default::default() }.snapshot()).unwrap();
         assert_eq!(v["database"]["enabled"], true);
         assert!(v["database"]["pool_size"].is_null());
     }

@@ -55,8 +55,48 @@ async fn ready_lists_every_check_with_its_duration() {
     assert!(body["checks"]["slow"]["duration_ms"].as_f64().unwrap() >= 30.0, "{body}");
     assert_eq!(body["checks"].as_object().unwrap().len(), 2);
 
+    let uptime = body["uptime_seconds"].as_f64().expect("uptime_seconds");
+    assert!(uptime >= 0.0, "{body}");
+
     let empty = serve(Health::builder().without_token().build().router()).await;
-    assert_eq!(empty.get("/health/ready").await.json(), json!({"status": "ready", "checks": {}}));
+    let mut body = empty.get("/health/ready").await.json();
+    assert!(body["uptime_seconds"].as_f64().is_some(), "{body}");
+    body.as_object_mut().unwrap().remove("uptime_seconds");
+    assert_eq!(body, json!({"status": "ready", "checks": {}}));
+}
+
+/// A failing non-critical check leaves the service ready but degraded (200), and says which check; a failing
+/// critical one beside it still makes it not ready (503).
+#[tokio::test]
+async fn a_failing_non_critical_check_degrades_without_unreadying() {
+    let health = Health::builder()
+        .without_token()
+        .check("database", || async { Ok::<(), String>(()) })
+        .non_critical_check("recommendations", || async { Err::<(), _>("backend unreachable") })
+        .build();
+    let server = serve(health.router()).await;
+    let ready = server.get("/health/ready").await;
+    assert_eq!(ready.status, 200, "degraded is still ready");
+    let body = ready.json();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["recommendations"]["status"], "error");
+    assert_eq!(body["checks"]["recommendations"]["error"], "backend unreachable");
+    assert_eq!(body["checks"]["recommendations"]["critical"], false);
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    assert_eq!(body["checks"]["database"].get("critical"), None, "critical is the default and not repeated");
+    let report = health.ready_report().await;
+    assert!(report.is_ready() && report.is_degraded());
+
+    let health = Health::builder()
+        .without_token()
+        .check("database", || async { Err::<(), _>("refused") })
+        .non_critical_check("recommendations", || async { Err::<(), _>("backend unreachable") })
+        .build();
+    let server = serve(health.router()).await;
+    let ready = server.get("/health/ready").await;
+    assert_eq!((ready.status, ready.json()["status"].as_str()), (503, Some("not_ready")));
+    let report = health.ready_report().await;
+    assert!(!report.is_ready() && !report.is_degraded());
 }
 
 #[tokio::test]

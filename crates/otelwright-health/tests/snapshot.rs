@@ -98,6 +98,12 @@ async fn the_snapshot_reports_the_sources_own_numbers() {
 
     let ts = v["timestamp"].as_str().unwrap();
     assert_eq!((ts.len(), &ts[10..11], &ts[19..20], &ts[26..]), (27, "T", ".", "Z"), "{ts}");
+
+    // The typed document a client reads (`otelwright monitor`) is the same document.
+    let doc: otelwright_health::MetricsDocument = serde_json::from_value(v.clone()).expect("the typed document");
+    assert_eq!(serde_json::to_value(&doc).unwrap(), v, "nothing lost or renamed between the two");
+    let pool = doc.database.get().expect("the default pool");
+    assert_eq!((pool.name.as_str(), pool.pool_size), ("main", Some(own.size)));
     drop(svc.held);
 }
 

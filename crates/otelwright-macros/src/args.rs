@@ -1,4 +1,4 @@
-//! The attribute's arguments: `name = "..."`, `span`, `attributes(key = value, ...)`.
+//! The attribute's arguments: `name = "..."`, `span`, `in_flight`, `attributes(key = value, ...)`.
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -13,6 +13,8 @@ const RESERVED: [&str; 4] = ["code.function.name", "function.name", "outcome", "
 pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) span: bool,
+    /// `in_flight`: a `function.calls.active` up-down counter of the calls in progress.
+    pub(crate) in_flight: bool,
     pub(crate) attributes: Vec<Attribute>,
 }
 
@@ -44,9 +46,9 @@ impl Parse for Args {
         let mut args = Args::default();
         let mut seen_attributes = false;
         while !input.is_empty() {
-            let option: Ident = input
-                .parse()
-                .map_err(|e| syn::Error::new(e.span(), "expected `name = \"...\"`, `span` or `attributes(...)`"))?;
+            let option: Ident = input.parse().map_err(|e| {
+                syn::Error::new(e.span(), "expected `name = \"...\"`, `span`, `in_flight` or `attributes(...)`")
+            })?;
             match option.to_string().as_str() {
                 "name" => {
                     if args.name.is_some() {
@@ -66,6 +68,12 @@ impl Parse for Args {
                         return Err(syn::Error::new(option.span(), "`span` is given twice"));
                     }
                     args.span = true;
+                }
+                "in_flight" => {
+                    if args.in_flight {
+                        return Err(syn::Error::new(option.span(), "`in_flight` is given twice"));
+                    }
+                    args.in_flight = true;
                 }
                 "attributes" => {
                     if seen_attributes {
@@ -91,7 +99,9 @@ impl Parse for Args {
                 other => {
                     return Err(syn::Error::new(
                         option.span(),
-                        format!("unknown option `{other}`: expected `name = \"...\"`, `span` or `attributes(...)`"),
+                        format!(
+                            "unknown option `{other}`: expected `name = \"...\"`, `span`, `in_flight` or `attributes(...)`"
+                        ),
                     ));
                 }
             }

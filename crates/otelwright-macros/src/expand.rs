@@ -3,7 +3,7 @@
 //! ```text
 //! fn f(args) -> R {                                   // the signature is kept as it is
 //!     fn __otelwright_here() -> &'static str { type_name_of_val(&__otelwright_here) }   // code.function.name
-//!     static __OTELWRIGHT_SITE: Site = Site::new(__otelwright_here, name, &[constant attributes]);
+//!     static __OTELWRIGHT_SITE: Site = Site::new(__otelwright_here, name, &[constant attributes]); // .in_flight()
 //!     let attributes = [KeyValue::new(key, AttributeValue::to_value(&(expr))), ...];  // per call, borrowed
 //!     let span = info_span!(...);                     // with `span` only
 //!     let guard = Guard::start(&__OTELWRIGHT_SITE, attributes);
@@ -96,11 +96,12 @@ pub(crate) fn expand(args: &Args, function: Function) -> TokenStream {
         quote!(#private::KeyValue::new(#private::Key::from_static_str(#key), #value))
     });
 
+    let in_flight = args.in_flight.then(|| quote!(.in_flight()));
     let setup = quote! {
         fn #here() -> &'static str {
             ::core::any::type_name_of_val(&#here)
         }
-        static #site: #private::Site = #private::Site::new(#here, #name, &[#(#constants),*]);
+        static #site: #private::Site = #private::Site::new(#here, #name, &[#(#constants),*]) #in_flight;
         let #attributes = [#(#dynamic_values),*];
     };
 

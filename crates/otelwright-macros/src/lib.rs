@@ -19,6 +19,9 @@ use proc_macro::TokenStream;
 /// - `name = "agent.run"`: adds the attribute `function.name = "agent.run"` and names the span;
 /// - `span`: runs the call inside `tracing::info_span!(name)` (the function's name by default) with the field
 ///   `code.function.name` and the declared attributes;
+/// - `in_flight`: also keeps `function.calls.active`, an up-down counter of the calls in progress (+1 when a call
+///   starts, -1 when it ends however it ends), with `code.function.name`, `function.name` and the literal
+///   attributes (not the ones evaluated from arguments, so that every +1 meets its -1 in one series);
 /// - `attributes(key = value, ...)`: extra attributes. Keys are identifiers, dotted identifiers (`agent.kind`) or
 ///   string literals; values are literals (computed once) or expressions over the arguments, evaluated by
 ///   reference at the start of each call (see `otelwright::measure::AttributeValue`). Keep them low-cardinality.

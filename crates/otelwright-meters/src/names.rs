@@ -40,6 +40,9 @@ pub mod system {
     pub const FILESYSTEM_USAGE: &str = "system.filesystem.usage";
     /// Gauge, `{thread}`.
     pub const LOAD_AVERAGE_1M: &str = "system.cpu.load_average.1m";
+    /// `system.process.count`, UpDownCounter, `{process}`, by `process.state` (semantic conventions, system
+    /// metrics, "Metric: `system.process.count`": "Total number of processes in each state").
+    pub const PROCESS_COUNT: &str = "system.process.count";
     /// Gauge, `{thread}`.
     pub const LOAD_AVERAGE_5M: &str = "system.cpu.load_average.5m";
     /// Gauge, `{thread}`.
@@ -90,6 +93,9 @@ pub mod attr {
     pub const DISK_IO_DIRECTION: &str = "disk.io.direction";
     /// `system.device`.
     pub const SYSTEM_DEVICE: &str = "system.device";
+    /// `process.state`: `running`, `sleeping`, `stopped`, `defunct` (it replaced the deprecated
+    /// `system.process.status`).
+    pub const PROCESS_STATE: &str = "process.state";
     /// `system.memory.state`: `used`, `free`.
     pub const SYSTEM_MEMORY_STATE: &str = "system.memory.state";
     /// `system.filesystem.state`: `used`, `free`.

@@ -183,8 +183,9 @@ async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes
         }),
         Err(response) => return response,
     };
-    handle::<ExportTraceServiceRequest, _>(&headers, &body, partial, |req, transport, gzip| {
+    handle::<ExportTraceServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
         store.insert_traces(req, transport, gzip);
+        store.keep_body(crate::Signal::Traces, transport, || Bytes::copy_from_slice(body));
     })
 }
 
@@ -195,8 +196,9 @@ async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap, body: Byte
         }),
         Err(response) => return response,
     };
-    handle::<ExportMetricsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip| {
+    handle::<ExportMetricsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
         store.insert_metrics(req, transport, gzip);
+        store.keep_body(crate::Signal::Metrics, transport, || Bytes::copy_from_slice(body));
     })
 }
 
@@ -207,8 +209,9 @@ async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) 
         }),
         Err(response) => return response,
     };
-    handle::<ExportLogsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip| {
+    handle::<ExportLogsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
         store.insert_logs(req, transport, gzip);
+        store.keep_body(crate::Signal::Logs, transport, || Bytes::copy_from_slice(body));
     })
 }
 
@@ -218,13 +221,13 @@ async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) 
 pub fn decode_status(signal: crate::Signal, headers: &HeaderMap, body: &[u8]) -> u16 {
     let response = match signal {
         crate::Signal::Traces => {
-            handle::<ExportTraceServiceRequest, ExportTraceServiceResponse>(headers, body, None, |_, _, _| {})
+            handle::<ExportTraceServiceRequest, ExportTraceServiceResponse>(headers, body, None, |_, _, _, _| {})
         }
         crate::Signal::Metrics => {
-            handle::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>(headers, body, None, |_, _, _| {})
+            handle::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>(headers, body, None, |_, _, _, _| {})
         }
         crate::Signal::Logs => {
-            handle::<ExportLogsServiceRequest, ExportLogsServiceResponse>(headers, body, None, |_, _, _| {})
+            handle::<ExportLogsServiceRequest, ExportLogsServiceResponse>(headers, body, None, |_, _, _, _| {})
         }
     };
     response.status().as_u16()
@@ -235,7 +238,7 @@ fn handle<Req, Resp>(
     headers: &HeaderMap,
     body: &[u8],
     partial: Option<Resp>,
-    insert: impl FnOnce(Req, Transport, bool),
+    insert: impl FnOnce(Req, Transport, bool, &[u8]),
 ) -> Response
 where
     Req: prost::Message + Default + DeserializeOwned,
@@ -268,7 +271,7 @@ where
     };
     match request {
         Ok(request) => {
-            insert(request, format.transport(), gzip);
+            insert(request, format.transport(), gzip, body);
             match partial {
                 Some(response) => answer(format, &response),
                 None => success(format),
@@ -294,7 +297,7 @@ fn is_gzip(headers: &HeaderMap) -> Result<bool, String> {
 }
 
 /// Decompresses a gzip body, refusing to inflate past [`MAX_BODY_SIZE`].
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(body)
         .take(MAX_BODY_SIZE as u64 + 1)

@@ -260,7 +260,19 @@ impl Receiver {
         self.inner.store.drain()
     }
 
-    /// Forgets everything received so far (items and requests).
+    /// From now on, keeps the payload of every accepted export request (after decompression), for
+    /// [`bodies`](Receiver::bodies): so that another OTLP implementation can decode the very bytes this receiver
+    /// decoded. Off by default, since the payloads are kept until [`clear`](Receiver::clear).
+    pub fn keep_bodies(&self, keep: bool) {
+        self.inner.store.set_keep_bodies(keep);
+    }
+
+    /// The kept payloads, in arrival order (see [`keep_bodies`](Receiver::keep_bodies)).
+    pub fn bodies(&self) -> Vec<crate::RawRequest> {
+        self.inner.store.bodies()
+    }
+
+    /// Forgets everything received so far (items, requests and kept payloads).
     pub fn clear(&self) {
         self.inner.store.clear();
     }

@@ -2,6 +2,7 @@
 //! flattening of export requests into stored items, and the deadline waits
 //! (woken by a [`Notify`] on every insert, never by polling).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
-use crate::types::{Drained, RequestInfo, Signal, Transport, WaitTimeout};
+use crate::types::{Drained, RawRequest, RequestInfo, Signal, Transport, WaitTimeout};
 
 /// Everything received so far.
 #[derive(Debug, Default)]
@@ -21,6 +22,9 @@ pub(crate) struct Store {
     logs: Mutex<Vec<ReceivedLog>>,
     metrics: Mutex<Vec<ReceivedMetric>>,
     requests: Mutex<Vec<RequestInfo>>,
+    /// Whether payloads are kept in `bodies` (off by default: a long-running receiver would grow without bound).
+    keep_bodies: AtomicBool,
+    bodies: Mutex<Vec<RawRequest>>,
     /// Signalled (`notify_waiters`) after every insert and on clear.
     changed: Notify,
     /// The current fault mode.
@@ -50,6 +54,25 @@ impl Store {
         lock(&self.requests).clone()
     }
 
+    pub(crate) fn set_keep_bodies(&self, keep: bool) {
+        self.keep_bodies.store(keep, Ordering::Relaxed);
+    }
+
+    pub(crate) fn keeps_bodies(&self) -> bool {
+        self.keep_bodies.load(Ordering::Relaxed)
+    }
+
+    /// Keeps an accepted request's payload when [`keeps_bodies`](Self::keeps_bodies).
+    pub(crate) fn keep_body(&self, signal: Signal, transport: Transport, body: impl FnOnce() -> bytes::Bytes) {
+        if self.keeps_bodies() {
+            lock(&self.bodies).push(RawRequest { signal, transport, body: body() });
+        }
+    }
+
+    pub(crate) fn bodies(&self) -> Vec<RawRequest> {
+        lock(&self.bodies).clone()
+    }
+
     /// Takes everything received so far, leaving the store empty. Each list is taken whole under its own lock, so
     /// an export arriving meanwhile is in this result or the next, never lost and never in both.
     pub(crate) fn drain(&self) -> Drained {
@@ -68,6 +91,7 @@ impl Store {
         lock(&self.logs).clear();
         lock(&self.metrics).clear();
         lock(&self.requests).clear();
+        lock(&self.bodies).clear();
         self.changed.notify_waiters();
     }
 

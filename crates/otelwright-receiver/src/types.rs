@@ -79,6 +79,20 @@ pub struct RequestInfo {
     pub gzip: bool,
 }
 
+/// One accepted export request's payload as it arrived, after decompression: the protobuf message (gRPC without
+/// its 5-byte frame header, HTTP/protobuf) or the JSON text (HTTP/JSON). Kept only after
+/// [`Receiver::keep_bodies`](crate::Receiver::keep_bodies), so that another OTLP implementation can decode the
+/// same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRequest {
+    /// Which signal the request exported.
+    pub signal: Signal,
+    /// Which protocol carried it (and so how `body` is encoded).
+    pub transport: Transport,
+    /// The payload.
+    pub body: bytes::Bytes,
+}
+
 /// A wait's deadline passed before its predicate held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("timed out after {timeout:?} waiting for {what} to match the predicate ({seen} {what} received)")]

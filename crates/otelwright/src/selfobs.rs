@@ -301,6 +301,18 @@ pub(crate) struct AdmissionLogProcessor<P> {
 impl<P: LogProcessor> LogProcessor for AdmissionLogProcessor<P> {
     fn emit(&self, record: &mut SdkLogRecord, scope: &opentelemetry::InstrumentationScope) {
         if self.occupancy.admit(self.capacity) {
+            // The SDK's exporters (HTTP/JSON, console) export the record as it is; give it what otelwright's own
+            // encoder writes (`export/encode/logs.rs`): the event time, and no synthetic tracing event name.
+            if record.timestamp().is_none()
+                && let Some(observed) = record.observed_timestamp()
+            {
+                opentelemetry::logs::LogRecord::set_timestamp(record, observed);
+            }
+            if record.event_name().is_some_and(|name| crate::export::encode::user_event_name(name).is_none()) {
+                // The SDK record cannot unset its event name; the empty string is proto3's default, which is what
+                // an unset `event_name` is on the wire.
+                opentelemetry::logs::LogRecord::set_event_name(record, "");
+            }
             self.inner.emit(record, scope);
         } else {
             self.counters.drop_one();

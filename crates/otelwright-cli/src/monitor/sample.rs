@@ -1,7 +1,7 @@
 //! One monitor row: read from the service's `/api/v1/metrics` snapshot (otelwright-health's JSON), or the error
 //! that stood in the way, and its table and CSV renderings.
 
-use serde_json::Value;
+use otelwright_health::MetricsDocument;
 use time::OffsetDateTime;
 
 /// The live table's header.
@@ -35,21 +35,21 @@ pub(crate) struct Sample {
 
 impl Sample {
     /// A row from a snapshot document.
-    pub(crate) fn from_snapshot(time: OffsetDateTime, api_ms: f64, doc: &Value) -> Sample {
-        let f = |block: &str, field: &str| doc.get(block).and_then(|b| b.get(field)).and_then(Value::as_f64);
-        let u = |block: &str, field: &str| doc.get(block).and_then(|b| b.get(field)).and_then(Value::as_u64);
+    pub(crate) fn from_snapshot(time: OffsetDateTime, api_ms: f64, doc: &MetricsDocument) -> Sample {
+        let system = doc.system.get();
+        let pool = doc.database.get();
         Sample {
             time,
-            cpu_percent: f("system", "cpu_percent"),
-            memory_percent: f("system", "memory_percent"),
-            memory_mb: f("system", "memory_mb"),
+            cpu_percent: system.and_then(|s| s.cpu_percent),
+            memory_percent: system.and_then(|s| s.memory_percent),
+            memory_mb: system.map(|s| s.memory_mb),
             api_ms: Some(api_ms),
-            pool_active: u("database", "pool_active"),
-            pool_size: u("database", "pool_size"),
-            pool_max: u("database", "pool_max_size"),
-            pool_utilization: f("database", "pool_utilization_percent"),
-            cache_hit_percent: f("cache", "hit_rate_percent"),
-            requests_p95_ms: f("requests", "p95_ms"),
+            pool_active: pool.and_then(|p| p.pool_active),
+            pool_size: pool.and_then(|p| p.pool_size),
+            pool_max: pool.and_then(|p| p.pool_max_size),
+            pool_utilization: pool.and_then(|p| p.pool_utilization_percent),
+            cache_hit_percent: doc.cache.get().and_then(|c| c.hit_rate_percent),
+            requests_p95_ms: doc.requests.get().and_then(|r| r.p95_ms),
             status: "OK".to_owned(),
         }
     }
@@ -138,13 +138,19 @@ mod tests {
 
     #[test]
     fn rows_from_a_snapshot_and_from_an_error() {
-        let doc = serde_json::json!({
-            "system": { "enabled": true, "cpu_percent": 12.5, "memory_percent": 40.0, "memory_mb": 35.25 },
-            "database": { "enabled": true, "pool_active": 1, "pool_size": 3, "pool_max_size": 8,
-                          "pool_utilization_percent": 12.5 },
-            "cache": { "enabled": true, "hit_rate_percent": null },
+        let doc: MetricsDocument = serde_json::from_value(serde_json::json!({
+            "timestamp": "2026-01-18T14:23:45.000000Z",
+            "system": { "enabled": true, "cpu_percent": 12.5, "memory_percent": 40.0, "memory_mb": 35.25,
+                        "memory_available_mb": 1000.0, "disk_read_mb": 0.0, "disk_write_mb": 0.0 },
+            "database": { "enabled": true, "name": "main", "pool_size": 3, "pool_available": 2, "pool_active": 1,
+                          "pool_min_size": null, "pool_max_size": 8, "pool_utilization_percent": 12.5 },
+            "databases": {},
+            "cache": { "enabled": true, "name": "users", "hits": 0, "misses": 0, "sets": null, "deletes": null,
+                       "errors": null, "total_reads": 0, "hit_rate_percent": null },
+            "caches": {},
             "requests": { "enabled": false }
-        });
+        }))
+        .unwrap();
         let t = OffsetDateTime::from_unix_timestamp(1_768_746_225).unwrap();
         let s = Sample::from_snapshot(t, 3.456, &doc);
         assert_eq!(s.table_row(), "14:23:45 |  12.5 |  40.0 |    35.2 |     3.5 |     1/3 |          - | OK");

@@ -15,6 +15,8 @@ pub(crate) struct RegisteredCheck {
     pub(crate) name: Arc<str>,
     pub(crate) timeout: Duration,
     pub(crate) check: Arc<dyn Check>,
+    /// Whether a failure makes the service not ready (otherwise only degraded).
+    pub(crate) critical: bool,
 }
 
 /// One check's outcome.
@@ -26,6 +28,8 @@ pub struct CheckResult {
     pub error: Option<String>,
     /// How long it ran (up to its timeout).
     pub duration: Duration,
+    /// Whether its failure makes the service not ready; a non-critical failure only makes it degraded.
+    pub critical: bool,
 }
 
 impl CheckResult {
@@ -35,7 +39,8 @@ impl CheckResult {
     }
 }
 
-/// The outcome of one readiness evaluation: ready when every check passed.
+/// The outcome of one readiness evaluation: ready when every critical check passed, degraded when a non-critical
+/// one failed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadyReport {
     /// Every check, in registration order.
@@ -43,9 +48,14 @@ pub struct ReadyReport {
 }
 
 impl ReadyReport {
-    /// Whether every check passed (also when there are none).
+    /// Whether every critical check passed (also when there are none).
     pub fn is_ready(&self) -> bool {
-        self.checks.iter().all(CheckResult::is_ok)
+        self.checks.iter().all(|c| c.is_ok() || !c.critical)
+    }
+
+    /// Ready, but a non-critical check failed: the service serves with less (a cache, a secondary store).
+    pub fn is_degraded(&self) -> bool {
+        self.is_ready() && self.failures().next().is_some()
     }
 
     /// The checks that failed.
@@ -93,7 +103,7 @@ pub(crate) async fn run_all(checks: &[RegisteredCheck]) -> ReadyReport {
         if let Err(error) = &result {
             tracing::debug!(check = %c.name, %error, "readiness check failed");
         }
-        results.push(CheckResult { name: c.name.clone(), error: result.err(), duration });
+        results.push(CheckResult { name: c.name.clone(), error: result.err(), duration, critical: c.critical });
     }
     ReadyReport { checks: results }
 }
@@ -122,7 +132,7 @@ mod tests {
     use crate::check::CheckError;
 
     fn registered(name: &str, timeout: Duration, check: impl Check) -> RegisteredCheck {
-        RegisteredCheck { name: Arc::from(name), timeout, check: Arc::new(check) }
+        RegisteredCheck { name: Arc::from(name), timeout, check: Arc::new(check), critical: true }
     }
 
     #[tokio::test]

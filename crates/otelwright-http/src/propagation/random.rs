@@ -14,8 +14,10 @@
 //!   right-most 7 bytes are randomly (or pseudo-randomly) generated, the corresponding random trace id flag SHOULD
 //!   be set.")
 //!
-//! The SDK exports a span with the flags its own context was created with, so a root span started here is exported
-//! without the flag; its children, local and remote, carry it.
+//! The SDK exports a span with the flags its own context was created with, so the root span itself would be
+//! exported without the flag while its children, local and remote, carry it. otelwright's OTLP span processor
+//! (gRPC and HTTP/protobuf) sets it on exported roots (`otelwright::export::span_processor`); the SDK's exporter,
+//! which HTTP/JSON still uses, does not.
 
 use std::borrow::Cow;
 use std::time::SystemTime;

@@ -26,6 +26,10 @@ struct Attrs {
     write: [KeyValue; 1],
     used: [KeyValue; 1],
     free: [KeyValue; 1],
+    running: [KeyValue; 1],
+    sleeping: [KeyValue; 1],
+    stopped: [KeyValue; 1],
+    defunct: [KeyValue; 1],
 }
 
 pub(super) fn register(meter: &Meter, shared: Arc<Shared>) {
@@ -36,6 +40,10 @@ pub(super) fn register(meter: &Meter, shared: Arc<Shared>) {
         write: kv(attr::DISK_IO_DIRECTION, "write"),
         used: kv(attr::SYSTEM_MEMORY_STATE, "used"),
         free: kv(attr::SYSTEM_MEMORY_STATE, "free"),
+        running: kv(attr::PROCESS_STATE, "running"),
+        sleeping: kv(attr::PROCESS_STATE, "sleeping"),
+        stopped: kv(attr::PROCESS_STATE, "stopped"),
+        defunct: kv(attr::PROCESS_STATE, "defunct"),
     });
 
     // Registers one observable instrument whose callback runs `$body` on the latest snapshot, if any.
@@ -111,6 +119,19 @@ pub(super) fn register(meter: &Meter, shared: Arc<Shared>) {
     observe!(meter.f64_observable_gauge(p::UPTIME), "s", "Time since the process started", |o, snap, a| {
         o.observe(snap.process.uptime_seconds, &[]);
     });
+    observe!(
+        meter.i64_observable_up_down_counter(s::PROCESS_COUNT),
+        "{process}",
+        "Total number of processes in each state",
+        |o, snap, a| {
+            if let Some(c) = snap.system.process_counts {
+                o.observe(i64_of(c.running), &a.running);
+                o.observe(i64_of(c.sleeping), &a.sleeping);
+                o.observe(i64_of(c.stopped), &a.stopped);
+                o.observe(i64_of(c.defunct), &a.defunct);
+            }
+        }
+    );
     observe!(
         meter.f64_observable_gauge(s::CPU_UTILIZATION),
         "1",

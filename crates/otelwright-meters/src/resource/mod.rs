@@ -27,7 +27,9 @@ mod sampler;
 mod snapshot;
 
 pub use config::ResourceConfig;
-pub use snapshot::{DiskIoStats, FilesystemStats, LoadAverage, ProcessStats, ResourceSnapshot, SystemStats};
+pub use snapshot::{
+    DiskIoStats, FilesystemStats, LoadAverage, ProcessCounts, ProcessStats, ResourceSnapshot, SystemStats,
+};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};

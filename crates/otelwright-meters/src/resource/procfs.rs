@@ -1,7 +1,10 @@
-//! Linux `/proc/self` readings sysinfo does not give: this process's user/system CPU split and thread count
-//! (`/proc/self/stat`), with the clock-tick rate from the auxiliary vector (`/proc/self/auxv`).
+//! Linux `/proc` readings sysinfo does not give: this process's user/system CPU split and thread count
+//! (`/proc/self/stat`), with the clock-tick rate from the auxiliary vector (`/proc/self/auxv`), and the
+//! processes visible to this one by state (`/proc/<pid>/stat` field 3).
 
 use std::fs;
+
+use super::snapshot::ProcessCounts;
 
 /// This process's CPU times and thread count from `/proc/self/stat`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,6 +28,34 @@ fn parse_stat(text: &str, ticks: f64) -> Option<SelfStat> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     let threads: u64 = fields.get(17)?.parse().ok()?;
     Some(SelfStat { user_seconds: utime as f64 / ticks, system_seconds: stime as f64 / ticks, threads })
+}
+
+/// Counts the processes in `/proc` (this PID namespace: a container sees its own) by state. Processes that
+/// exit while being read, and states outside the four (`X`, dead), are not counted.
+pub(super) fn process_counts() -> Option<ProcessCounts> {
+    let mut counts = ProcessCounts::default();
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit())) {
+            continue;
+        }
+        if let Ok(stat) = fs::read_to_string(entry.path().join("stat")) {
+            count_state(&mut counts, &stat);
+        }
+    }
+    Some(counts)
+}
+
+fn count_state(counts: &mut ProcessCounts, stat: &str) {
+    // proc(5): "(3) state %c", after the command name in parentheses, which may itself contain ')'.
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next());
+    match state {
+        Some('R') => counts.running += 1,
+        Some('S' | 'D' | 'I') => counts.sleeping += 1,
+        Some('T' | 't') => counts.stopped += 1,
+        Some('Z') => counts.defunct += 1,
+        _ => {}
+    }
 }
 
 /// Clock ticks per second (`AT_CLKTCK` from the auxiliary vector), 100 when it cannot be read.
@@ -60,6 +91,19 @@ mod tests {
         let s = parse_stat(line, 100.0).unwrap();
         assert_eq!(s, SelfStat { user_seconds: 2.5, system_seconds: 0.75, threads: 9 });
         assert!(parse_stat("garbage", 100.0).is_none());
+    }
+
+    #[test]
+    fn counts_processes_by_state() {
+        let mut counts = ProcessCounts::default();
+        for stat in ["1 (init) S 0", "7 (a) b) R 1", "8 (w) D 1", "9 (k) I 2", "10 (z) Z 1", "11 (s) T 1", "12 (d) X 1"]
+        {
+            count_state(&mut counts, stat);
+        }
+        count_state(&mut counts, "garbage");
+        assert_eq!(counts, ProcessCounts { running: 1, sleeping: 3, stopped: 1, defunct: 1 });
+        let here = process_counts().expect("/proc is readable");
+        assert!(here.running + here.sleeping + here.stopped + here.defunct >= 1, "at least this process: {here:?}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The resource [`Sampler`]: one refresh reads only what the instruments report — this process (not the process
-//! table), RAM, global CPU, the cgroup limits, load average and the configured mount points — and turns the
+//! The resource [`Sampler`]: one refresh reads only what the instruments report — this process (and of the others
+//! only their state, for `system.process.count`), RAM, global CPU, the cgroup limits, load average and the configured mount points — and turns the
 //! change since the previous refresh into utilizations.
 
 use std::sync::Arc;
@@ -146,6 +146,10 @@ impl Sampler {
         }
         let capacity = system.memory_capacity_bytes();
         system.memory_utilization = (capacity > 0).then(|| system.memory_used_bytes as f64 / capacity as f64);
+        #[cfg(target_os = "linux")]
+        {
+            system.process_counts = procfs::process_counts();
+        }
         system.load_average = System::load_average().ok().filter(|_| cfg!(unix)).map(|l| LoadAverage {
             one: l.one,
             five: l.five,

@@ -4,6 +4,20 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+/// Processes by `process.state` (semantic conventions, "Metric: `system.process.count`", attribute `process.state`:
+/// `running`, `sleeping`, `stopped`, `defunct`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessCounts {
+    /// State `R`.
+    pub running: u64,
+    /// States `S` (interruptible sleep), `D` (uninterruptible, usually disk) and `I` (idle kernel thread).
+    pub sleeping: u64,
+    /// States `T` (stopped by a signal) and `t` (stopped by a tracer).
+    pub stopped: u64,
+    /// State `Z` (zombie: exited, not yet reaped).
+    pub defunct: u64,
+}
+
 /// Everything one refresh measured. Cumulative values are totals since process (or boot) start;
 /// utilizations are computed from the change since the previous refresh.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -90,6 +104,8 @@ pub struct SystemStats {
     pub memory_utilization: Option<f64>,
     /// Load averages (Unix).
     pub load_average: Option<LoadAverage>,
+    /// Processes visible to this one by state (Linux: this PID namespace).
+    pub process_counts: Option<ProcessCounts>,
 }
 
 impl SystemStats {

@@ -77,7 +77,24 @@ fn exported_values_equal_the_snapshot() {
         });
         assert_eq!(read.map(|pt| pt.value), Some(d.read_bytes as f64));
     }
+    #[cfg(target_os = "linux")]
+    {
+        let counts = sy.process_counts.expect("process counts on Linux");
+        // A process's state is its main thread's (proc(5)), so this one may well be sleeping; it is counted.
+        let total = counts.running + counts.sleeping + counts.stopped + counts.defunct;
+        assert!(total >= 1, "at least this process: {counts:?}");
+        for (state, n) in [
+            ("running", counts.running),
+            ("sleeping", counts.sleeping),
+            ("stopped", counts.stopped),
+            ("defunct", counts.defunct),
+        ] {
+            assert_eq!(one(&points, s::PROCESS_COUNT, Some((attr::PROCESS_STATE, state))), Some(n as f64), "{state}");
+        }
+    }
     let unit = |name: &str| points.iter().find(|pt| pt.name == name).map(|pt| pt.unit.clone());
+    #[cfg(target_os = "linux")]
+    assert_eq!(unit(s::PROCESS_COUNT).as_deref(), Some("{process}"));
     assert_eq!(unit(p::CPU_TIME).as_deref(), Some("s"));
     assert_eq!(unit(p::MEMORY_USAGE).as_deref(), Some("By"));
     assert_eq!(unit(s::MEMORY_UTILIZATION).as_deref(), Some("1"));

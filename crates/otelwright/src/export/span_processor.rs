@@ -66,10 +66,11 @@ impl OtlpSpanProcessor {
 impl SpanProcessor for OtlpSpanProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         // Spec `trace/sdk.md`, "Sampling": a recording span without the sampled flag (RECORD_ONLY) reaches span
         // processors, but the "Span Exporter SHOULD NOT receive them unless the Sampled flag was also set".
         if span.span_context.is_sampled() && self.batcher.reserve() {
+            mark_random_root(&mut span);
             self.batcher.push_reserved(span);
         }
     }
@@ -84,6 +85,24 @@ impl SpanProcessor for OtlpSpanProcessor {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.batcher.set_resource(resource);
+    }
+}
+
+/// Sets the random trace-id flag (`0x02`) on a root span. The provider `init` builds draws trace ids with the
+/// SDK's `RandomIdGenerator` (all 16 bytes random), and W3C Trace Context Level 2, "Random Trace ID Flag": "When at
+/// least the right-most 7 bytes of the `trace-id` are randomly (or pseudo-randomly) generated, the
+/// `random-trace-id` flag SHOULD be set to `1`." The SDK's tracer gives a new root only the sampled bit and no
+/// sampler or `IdGenerator` can add another, so the flag is set here, on what is exported. The children of roots
+/// started by otelwright's layers already carry it (`otelwright_http::propagation::random`); a child keeps the
+/// flags the tracer gave it, because whether its trace id was drawn here is not known from `SpanData`.
+fn mark_random_root(span: &mut SpanData) {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags};
+    const RANDOM: u8 = 0x02;
+    let cx = &span.span_context;
+    if span.parent_span_id == SpanId::INVALID && cx.trace_flags().to_u8() & RANDOM == 0 {
+        let flags = TraceFlags::new(cx.trace_flags().to_u8() | RANDOM);
+        span.span_context =
+            SpanContext::new(cx.trace_id(), cx.span_id(), flags, cx.is_remote(), cx.trace_state().clone());
     }
 }
 
@@ -208,6 +227,31 @@ mod tests {
         assert_eq!(names, ["sampled"]);
         let counts = counters.counts();
         assert_eq!((counts.exported, counts.dropped, counts.failed), (1, 0, 0), "{counts:?}");
+        tokio::task::spawn_blocking(move || provider.shutdown()).await.unwrap().unwrap();
+    }
+    /// Level 2 "Random Trace ID Flag": a root, whose trace id the SDK's `RandomIdGenerator` drew, is exported with
+    /// the flag; a child keeps the flags its tracer gave it (here a remote parent's `01`: "If the flag is unset in
+    /// the incoming `traceparent` header, it MUST also be unset").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn roots_are_exported_with_the_random_flag_and_children_keep_theirs() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt as _, TraceFlags};
+        let receiver = Receiver::start().await.unwrap();
+        let counters = Arc::new(Counters::new(Signal::Traces));
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor(&receiver, &BatchSettings::spans(), &counters))
+            .build();
+        let tracer = provider.tracer("test");
+        tracer.in_span("root", |_| {});
+        let remote = SpanContext::new(TraceId::from(7), SpanId::from(9), TraceFlags::SAMPLED, true, TraceState::NONE);
+        let parent = Context::new().with_remote_span_context(remote);
+        drop(tracer.start_with_context("remote-child", &parent));
+        let flushed = provider.clone();
+        tokio::task::spawn_blocking(move || flushed.force_flush()).await.unwrap().unwrap();
+        let spans = receiver.spans();
+        let flags = |name: &str| spans.iter().find(|s| s.name() == name).map(|s| s.span.flags);
+        // Span.flags: the W3C byte, then bit 8 (`CONTEXT_HAS_IS_REMOTE`) and bit 9 (parent is remote).
+        assert_eq!(flags("root"), Some(0x103), "sampled + random, local root");
+        assert_eq!(flags("remote-child"), Some(0x301), "sampled only, as the remote parent said");
         tokio::task::spawn_blocking(move || provider.shutdown()).await.unwrap().unwrap();
     }
 }

@@ -1,9 +1,11 @@
 //! [`Guard`]: started when a measured call starts, it records `function.calls` and `function.calls.duration`
 //! when the call ends: `finish` with the call's value, or `Drop` when the call panicked or its future was dropped.
+//! For an `in_flight` site it also keeps `function.calls.active` (+1 at the start, -1 at the end).
 
 use std::time::Instant;
 
 use opentelemetry::KeyValue;
+use opentelemetry::metrics::BoundUpDownCounter;
 
 use super::site::{Ending, Site};
 
@@ -15,13 +17,16 @@ pub struct Guard<const N: usize> {
     start: Instant,
     /// `None` once recorded.
     dynamic: Option<[KeyValue; N]>,
+    /// `function.calls.active`, incremented at the start of an `in_flight` site's call.
+    active: Option<&'static BoundUpDownCounter<i64>>,
 }
 
 impl<const N: usize> Guard<N> {
     /// Starts the clock for a call of `site`, with the declared attributes evaluated from its arguments.
     #[inline]
     pub fn start(site: &'static Site, dynamic: [KeyValue; N]) -> Self {
-        Guard { site, start: Instant::now(), dynamic: Some(dynamic) }
+        let active = site.enter();
+        Guard { site, start: Instant::now(), dynamic: Some(dynamic), active }
     }
 
     /// Records the call as completed: `error` is the error type name when the value is an error.
@@ -37,6 +42,9 @@ impl<const N: usize> Guard<N> {
     #[inline]
     fn record(&mut self, ending: Ending) {
         let Some(dynamic) = self.dynamic.take() else { return };
+        if let Some(active) = self.active {
+            active.add(-1);
+        }
         let seconds = self.start.elapsed().as_secs_f64();
         if N == 0 {
             self.site.record(ending, seconds);

@@ -5,15 +5,16 @@
 use std::sync::OnceLock;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
+use opentelemetry::metrics::{BoundCounter, BoundHistogram, BoundUpDownCounter, Counter, Histogram, UpDownCounter};
 
 use super::generation::PerProvider;
-use super::{DURATION_BUCKETS, FUNCTION_CALLS, FUNCTION_CALLS_DURATION};
+use super::{DURATION_BUCKETS, FUNCTION_CALLS, FUNCTION_CALLS_ACTIVE, FUNCTION_CALLS_DURATION};
 
-/// The two instruments every measured function records into.
+/// The two instruments every measured function records into, and the in-flight counter of `in_flight` ones.
 pub(crate) struct FunctionInstruments {
     pub(crate) calls: Counter<u64>,
     pub(crate) duration: Histogram<f64>,
+    pub(crate) active: UpDownCounter<i64>,
 }
 
 impl FunctionInstruments {
@@ -41,6 +42,11 @@ pub(crate) fn instruments() -> &'static FunctionInstruments {
                 .with_unit("s")
                 .with_description("Duration of calls of functions measured with #[measured].")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            active: meter
+                .i64_up_down_counter(FUNCTION_CALLS_ACTIVE)
+                .with_unit("{call}")
+                .with_description("Calls in progress of functions measured with #[measured(in_flight)].")
                 .build(),
         }
     })
@@ -73,11 +79,19 @@ pub(crate) struct Outcomes {
     pub(crate) panicked: OnceLock<Bound>,
     /// For the error type the site caches (the first one seen).
     pub(crate) error: OnceLock<Bound>,
+    /// `function.calls.active`, for `in_flight` sites.
+    pub(crate) active: OnceLock<BoundUpDownCounter<i64>>,
 }
 
 impl Outcomes {
     pub(crate) const fn new() -> Self {
-        Outcomes { ok: OnceLock::new(), cancelled: OnceLock::new(), panicked: OnceLock::new(), error: OnceLock::new() }
+        Outcomes {
+            ok: OnceLock::new(),
+            cancelled: OnceLock::new(),
+            panicked: OnceLock::new(),
+            error: OnceLock::new(),
+            active: OnceLock::new(),
+        }
     }
 }
 

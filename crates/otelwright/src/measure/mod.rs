@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | counter | `function.calls` | `{call}` | `code.function.name`, `outcome`, `error.type`, `function.name`, declared |
 //! | histogram | `function.calls.duration` | `s` | the same |
+//! | up-down counter, with `#[measured(in_flight)]` | `function.calls.active` | `{call}` | `code.function.name`, `function.name`, literal declared attributes |
 //!
 //! - `code.function.name` is the fully qualified path of the function (`shop::agent::Agent::run`,
 //!   `<shop::Agent as shop::Tool>::call` for a trait impl).
@@ -87,6 +88,8 @@ pub use quantity::{Amount, Quantity, QuantityNumber};
 pub const FUNCTION_CALLS: &str = "function.calls";
 /// The histogram `#[measured]` records: the duration of each call, in seconds.
 pub const FUNCTION_CALLS_DURATION: &str = "function.calls.duration";
+/// Calls in progress of functions measured with `#[measured(in_flight)]`.
+pub const FUNCTION_CALLS_ACTIVE: &str = "function.calls.active";
 /// Attribute: the fully qualified path of the measured function (semantic conventions).
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 /// Attribute: `ok`, `error` or `cancelled`.

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use opentelemetry::metrics::BoundUpDownCounter;
 use opentelemetry::{Key, KeyValue, Value};
 
 use super::generation::PerProvider;
@@ -51,6 +52,7 @@ pub struct Site {
     here: fn() -> &'static str,
     name: Option<&'static str>,
     constants: &'static [(&'static str, Constant)],
+    in_flight: bool,
     attributes: OnceLock<SiteAttributes>,
     outcomes: PerProvider<Outcomes>,
 }
@@ -58,6 +60,8 @@ pub struct Site {
 #[derive(Debug)]
 pub(crate) struct SiteAttributes {
     function: &'static str,
+    /// Without `outcome` and `error.type`: the set of `function.calls.active`.
+    base: Box<[KeyValue]>,
     ok: Box<[KeyValue]>,
     cancelled: Box<[KeyValue]>,
     panicked: Box<[KeyValue]>,
@@ -73,7 +77,26 @@ impl Site {
         name: Option<&'static str>,
         constants: &'static [(&'static str, Constant)],
     ) -> Self {
-        Site { here, name, constants, attributes: OnceLock::new(), outcomes: PerProvider::new() }
+        Site { here, name, constants, in_flight: false, attributes: OnceLock::new(), outcomes: PerProvider::new() }
+    }
+
+    /// `#[measured(in_flight)]`: calls in progress are counted in `function.calls.active`.
+    pub const fn in_flight(mut self) -> Self {
+        self.in_flight = true;
+        self
+    }
+
+    /// For an `in_flight` site: counts a call as started, returning the counter its end must decrement (the one
+    /// of the provider the call started under).
+    #[inline]
+    pub(crate) fn enter(&'static self) -> Option<&'static BoundUpDownCounter<i64>> {
+        if !self.in_flight {
+            return None;
+        }
+        let outcomes = self.outcomes.get(Outcomes::new);
+        let active = outcomes.active.get_or_init(|| instruments().active.bind(&self.attributes().base));
+        active.add(1);
+        Some(active)
     }
 
     /// The `code.function.name` of the measured function.
@@ -90,9 +113,11 @@ impl Site {
     fn build(&self) -> SiteAttributes {
         // Once per site, like the static itself, so leaking keeps every clone of the attribute allocation-free.
         let function: &'static str = Box::leak(function_path((self.here)()).into_boxed_str());
-        let make = |outcome: &'static str, error: Option<&'static str>| self.attribute_set(function, outcome, error);
+        let make =
+            |outcome: &'static str, error: Option<&'static str>| self.attribute_set(function, Some(outcome), error);
         SiteAttributes {
             function,
+            base: self.attribute_set(function, None, None),
             ok: make("ok", None),
             cancelled: make("cancelled", None),
             panicked: make("error", Some("panic")),
@@ -103,7 +128,7 @@ impl Site {
     fn attribute_set(
         &self,
         function: &'static str,
-        outcome: &'static str,
+        outcome: Option<&'static str>,
         error: Option<&'static str>,
     ) -> Box<[KeyValue]> {
         let mut set = Vec::with_capacity(4 + self.constants.len());
@@ -111,7 +136,9 @@ impl Site {
         if let Some(name) = self.name {
             set.push(KeyValue::new(Key::from_static_str(FUNCTION_NAME), name));
         }
-        set.push(KeyValue::new(Key::from_static_str(OUTCOME), outcome));
+        if let Some(outcome) = outcome {
+            set.push(KeyValue::new(Key::from_static_str(OUTCOME), outcome));
+        }
         if let Some(error) = error {
             set.push(KeyValue::new(Key::from_static_str(ERROR_TYPE), error));
         }
@@ -154,11 +181,11 @@ impl Site {
         let attributes = self.attributes();
         let (cached, set) = attributes
             .error
-            .get_or_init(|| (type_name, self.attribute_set(attributes.function, "error", Some(type_name))));
+            .get_or_init(|| (type_name, self.attribute_set(attributes.function, Some("error"), Some(type_name))));
         if *cached == type_name {
             Cow::Borrowed(&**set)
         } else {
-            Cow::Owned(self.attribute_set(attributes.function, "error", Some(type_name)).into_vec())
+            Cow::Owned(self.attribute_set(attributes.function, Some("error"), Some(type_name)).into_vec())
         }
     }
 }

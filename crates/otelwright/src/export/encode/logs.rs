@@ -164,7 +164,7 @@ fn record_fields(out: &mut Vec<u8>, record: &SdkLogRecord, limits: AttributeLimi
 /// `lib.rs`, `log_cs!`). Those name a source line, not an event type ("EventName [...] identifies the class /
 /// type of the event", log data model), so only names given with `name:` are exported (issue 16). A user name
 /// of exactly that shape (`"event x.rs:12"`) is indistinguishable and is dropped too.
-pub(super) fn user_event_name(name: &str) -> Option<&str> {
+pub(crate) fn user_event_name(name: &str) -> Option<&str> {
     if name == "log event" {
         return None;
     }

@@ -22,5 +22,6 @@ mod trace;
 mod wire;
 
 pub use common::AttributeLimits;
+pub(crate) use logs::user_event_name;
 pub use logs::{EncodedLogRecord, LogEncoder};
 pub use trace::TraceEncoder;
