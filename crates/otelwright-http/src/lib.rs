@@ -6,6 +6,8 @@
 //! - [`HttpClientLayer`]: CLIENT spans and `http.client.request.duration` (or `rpc.client.call.duration`) for
 //!   tower HTTP clients (hyper-util, tonic channels), with trace context injected into the outgoing headers; with
 //!   the `reqwest` feature, [`OtelMiddleware`] does the same for reqwest-middleware.
+//! - [`ws`] (feature `axum-ws`): axum WebSockets observed from upgrade to close — a span per connection and
+//!   `websocket.server.*` metrics — by swapping axum's `WebSocketUpgrade` for [`ws::WebSocketUpgrade`].
 //! - [`propagation`]: the strict W3C Trace Context Level 2 and Baggage front end.
 //! - [`DispatchLayer`]: handles each request with a given `tracing` subscriber, for several services with their
 //!   own pipelines in one process.
@@ -23,6 +25,8 @@ pub mod propagation;
 mod request_id;
 mod route;
 pub mod server;
+#[cfg(feature = "axum-ws")]
+pub mod ws;
 
 pub use body::{BodyObserver, InstrumentedBody};
 #[cfg(feature = "reqwest")]

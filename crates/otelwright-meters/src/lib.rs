@@ -10,6 +10,9 @@
 //! - [`CacheMeters`]: `cache.*` for caches counted through [`CacheMeter`] or read through [`CacheStats`], with a
 //!   moka wrapper (`moka`) and a Redis `INFO` poller (`redis`).
 //!
+//! [`SessionMeter`] counts and times application sessions (`session.active`, `session.duration`) through a guard
+//! that records on drop.
+//!
 //! Rules every instrument follows: callbacks never do I/O and never block — they read atomics or the latest
 //! snapshot a background task produced; a source that fails or panics is logged once and skipped while the
 //! other instruments keep exporting; `snapshot()` reads the same sources, so nothing is measured twice.
@@ -34,6 +37,7 @@ pub mod pool;
 mod registry;
 #[cfg(feature = "resources")]
 pub mod resource;
+pub mod session;
 mod source;
 #[cfg(test)]
 mod testing;
@@ -45,6 +49,7 @@ pub use pool::{
 };
 #[cfg(feature = "resources")]
 pub use resource::{ResourceConfig, ResourceError, ResourceMeter, ResourceSnapshot};
+pub use session::{SessionGuard, SessionMeter};
 pub use source::SourceError;
 
 use opentelemetry::metrics::Meter;

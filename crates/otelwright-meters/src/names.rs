@@ -85,6 +85,14 @@ pub mod cache {
     pub const HIT_RATIO: &str = "cache.hit_ratio";
 }
 
+/// Session metric names (otelwright's own: semconv has none).
+pub mod session {
+    /// UpDownCounter, `{session}`: application sessions open now.
+    pub const ACTIVE: &str = "session.active";
+    /// Histogram, `s`: how long each session lasted (`error.type` when it failed).
+    pub const DURATION: &str = "session.duration";
+}
+
 /// Attribute keys and their values.
 pub mod attr {
     /// `cpu.mode`: `user`, `system`.
@@ -114,4 +122,6 @@ pub mod attr {
     pub const CACHE_RESULT: &str = "cache.result";
     /// `cache.operation`: `set`, `delete`.
     pub const CACHE_OPERATION: &str = "cache.operation";
+    /// `error.type` (semconv): why a session failed.
+    pub const ERROR_TYPE: &str = "error.type";
 }

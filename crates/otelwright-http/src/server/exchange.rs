@@ -135,6 +135,17 @@ impl ServerExchange {
             req.extensions_mut().insert(id.clone());
             cx = cx.with_value(id.clone());
         }
+        #[cfg(feature = "axum-ws")]
+        if (traced || measured) && crate::ws::is_upgrade(req) {
+            // The WebSocket extractor picks this up: the connection span's parent, its route, and the layer.
+            req.extensions_mut().insert(crate::ws::Upgrade {
+                shared: shared.clone(),
+                parent: cx.clone(),
+                route: route.clone(),
+                traced,
+                measured,
+            });
+        }
         let request_bytes =
             req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let exchange = Box::new(ServerExchange {

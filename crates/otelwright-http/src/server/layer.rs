@@ -33,6 +33,12 @@ pub(crate) struct Shared {
     pub(crate) response_time: bool,
     pub(crate) slow: Option<Duration>,
     pub(crate) excluded: Vec<String>,
+    /// The `websocket.server.*` instruments (when metrics are on).
+    #[cfg(feature = "axum-ws")]
+    pub(crate) ws_instruments: Option<crate::ws::WsInstruments>,
+    /// Record every WebSocket message as a span event (off by default).
+    #[cfg(feature = "axum-ws")]
+    pub(crate) ws_message_events: bool,
 }
 
 impl Shared {
@@ -57,7 +63,7 @@ impl Shared {
 /// ```
 #[derive(Clone)]
 pub struct HttpServerLayer {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for HttpServerLayer {
@@ -112,6 +118,8 @@ pub struct HttpServerLayerBuilder {
     response_time: bool,
     slow: Option<Duration>,
     excluded: Vec<String>,
+    #[cfg(feature = "axum-ws")]
+    ws_message_events: bool,
 }
 
 impl std::fmt::Debug for HttpServerLayerBuilder {
@@ -155,6 +163,8 @@ impl Default for HttpServerLayerBuilder {
             response_time: true,
             slow: slow_from_env(),
             excluded: DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
+            #[cfg(feature = "axum-ws")]
+            ws_message_events: false,
         }
     }
 }
@@ -248,15 +258,23 @@ impl HttpServerLayerBuilder {
         self
     }
 
+    /// Record every message of an observed WebSocket (see [`crate::ws`]) as an event on the connection's span
+    /// (default off: a voice or market-data stream sends hundreds a second, and each event is kept in memory
+    /// until the connection ends). The message counts on the span and the `websocket.server.*` metrics are
+    /// recorded either way.
+    #[cfg(feature = "axum-ws")]
+    pub fn websocket_message_events(mut self, on: bool) -> Self {
+        self.ws_message_events = on;
+        self
+    }
+
     /// The layer.
     pub fn build(self) -> HttpServerLayer {
         let tracer = self
             .traces
             .then(|| self.tracer.unwrap_or_else(|| opentelemetry::global::tracer_with_scope(crate::metrics::scope())));
-        let instruments = self.metrics.then(|| {
-            let meter = self.meter.unwrap_or_else(crate::metrics::global_meter);
-            ServerInstruments::new(&meter, self.body_sizes)
-        });
+        let meter = self.metrics.then(|| self.meter.unwrap_or_else(crate::metrics::global_meter));
+        let instruments = meter.as_ref().map(|meter| ServerInstruments::new(meter, self.body_sizes));
         HttpServerLayer {
             shared: Arc::new(Shared {
                 tracer,
@@ -269,6 +287,10 @@ impl HttpServerLayerBuilder {
                 response_time: self.response_time,
                 slow: self.slow,
                 excluded: self.excluded,
+                #[cfg(feature = "axum-ws")]
+                ws_instruments: meter.as_ref().map(crate::ws::WsInstruments::new),
+                #[cfg(feature = "axum-ws")]
+                ws_message_events: self.ws_message_events,
             }),
         }
     }

@@ -18,7 +18,7 @@
 //! ```
 
 mod exchange;
-mod layer;
+pub(crate) mod layer;
 mod service;
 
 pub use exchange::ServerExchange;
