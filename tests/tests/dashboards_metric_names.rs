@@ -28,7 +28,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use collector_support::*;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use otelwright::{BatchSettings, Config, LogFormat, Protocol};
+use otelwright::BatchSettings;
 use otelwright_http::{HttpClientLayer, HttpServerLayer, OtelMiddleware};
 use otelwright_meters::pool::sqlx::SqlxPool;
 use otelwright_meters::{Meters, ResourceConfig};
@@ -104,12 +104,8 @@ async fn recommend(State(mut client): State<HealthClient<Channel>>) -> String {
 async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) {
     let receiver = Receiver::start().await.expect("receiver starts");
     let telemetry = otelwright::init(
-        Config::default()
-            .service_name("metric-names")
-            .protocol(Protocol::Grpc)
-            .otlp_endpoint(receiver.grpc_endpoint())
+        otelwright_test_support::config(&receiver, "metric-names")
             .metric_interval(Duration::from_secs(3600))
-            .log_format(LogFormat::Off)
             .span_batch(BatchSettings { schedule_delay: Duration::from_millis(50), ..BatchSettings::spans() }),
     )
     .expect("init");

@@ -10,13 +10,7 @@ mod examples_support;
 use std::time::Duration;
 
 use examples_support::{Expect, one_chat_one_trace, start};
-
-fn skip_or_fail(what: &str, error: impl std::fmt::Display) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is not reachable in CI: {error}");
-    }
-    eprintln!("SKIPPED: {what} is not reachable ({error}); set CI=1 to make this a failure");
-}
+use otelwright_test_support::skip_or_fail;
 
 async fn postgres() -> Option<String> {
     let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());

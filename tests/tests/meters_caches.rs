@@ -8,50 +8,32 @@
 
 use std::time::Duration;
 
-use otelwright::{Config, LogFormat, Protocol, Telemetry};
 use otelwright_meters::cache::moka::{MeteredCache, MeteredFutureCache};
 use otelwright_meters::cache::redis::RedisCacheStats;
 use otelwright_meters::names::{attr, cache as n};
 use otelwright_meters::{CacheCounts, CacheMeters};
-use otelwright_receiver::{ReceivedMetric, Receiver};
-
-const WAIT: Duration = Duration::from_secs(20);
+use otelwright_receiver::ReceivedMetric;
+use otelwright_test_support::{Pipeline, skip_or_fail};
 
 struct Service {
-    receiver: Receiver,
-    telemetry: Telemetry,
+    pipeline: Pipeline,
     caches: CacheMeters,
 }
 
 async fn service(name: &str) -> Service {
-    let receiver = Receiver::start().await.expect("receiver starts");
-    let config = Config::default()
-        .service_name(name)
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .metric_interval(Duration::from_secs(3600))
-        .log_format(LogFormat::Off);
-    let telemetry = otelwright::build(config).expect("telemetry builds");
+    let pipeline = Pipeline::start(name, |c| c.metric_interval(Duration::from_secs(3600))).await;
     let caches = CacheMeters::new();
-    caches.register_instruments(&telemetry.meter("otelwright-meters"));
-    Service { receiver, telemetry, caches }
+    caches.register_instruments(&pipeline.telemetry.meter("otelwright-meters"));
+    Service { pipeline, caches }
 }
 
 impl Service {
     async fn export(&self) -> Vec<ReceivedMetric> {
-        self.receiver.clear();
-        let errors = self.telemetry.flush().await;
-        assert!(errors.is_empty(), "flush errors: {errors:?}");
-        self.receiver
-            .wait_for_metrics(|m| m.iter().any(|m| m.name() == n::REQUESTS), WAIT)
-            .await
-            .expect("metrics arrive")
+        self.pipeline.export_metrics(n::REQUESTS).await
     }
 
     async fn finish(self) {
-        let report = self.telemetry.shutdown().await;
-        assert!(report.is_clean(), "{report:?}");
-        self.receiver.shutdown().await;
+        self.pipeline.finish().await;
     }
 }
 
@@ -165,17 +147,11 @@ async fn redis_info_stats() {
     let mut conn = match connect {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => {
-            if std::env::var_os("CI").is_some() {
-                panic!("Redis is not reachable in CI: {e}");
-            }
-            eprintln!("SKIPPED: Redis is not reachable ({e}); set CI=1 to make this a failure");
+            skip_or_fail("Redis", e);
             return;
         }
         Err(_) => {
-            if std::env::var_os("CI").is_some() {
-                panic!("Redis is not reachable in CI: connect timed out");
-            }
-            eprintln!("SKIPPED: Redis is not reachable (connect timed out); set CI=1 to make this a failure");
+            skip_or_fail("Redis", "connect timed out");
             return;
         }
     };

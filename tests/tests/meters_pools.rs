@@ -8,47 +8,32 @@
 
 use std::time::{Duration, Instant};
 
-use otelwright::{Config, LogFormat, Protocol, Telemetry};
 use otelwright_meters::names::{attr, pool as n};
 use otelwright_meters::pool::{bb8::Bb8Pool, deadpool::DeadpoolPool, sqlx::SqlxPool};
 use otelwright_meters::{PoolMeter, PoolState};
-use otelwright_receiver::{MetricKind, ReceivedMetric, Receiver};
-
-const WAIT: Duration = Duration::from_secs(20);
+use otelwright_receiver::{MetricKind, ReceivedMetric};
+use otelwright_test_support::{Pipeline, database_urls, skip_or_fail};
 
 struct Service {
-    receiver: Receiver,
-    telemetry: Telemetry,
+    pipeline: Pipeline,
     pools: PoolMeter,
 }
 
 async fn service(name: &str) -> Service {
-    let receiver = Receiver::start().await.expect("receiver starts");
-    let config = Config::default()
-        .service_name(name)
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .metric_interval(Duration::from_secs(3600))
-        .log_format(LogFormat::Off);
-    let telemetry = otelwright::build(config).expect("telemetry builds");
+    let pipeline = Pipeline::start(name, |c| c.metric_interval(Duration::from_secs(3600))).await;
     let pools = PoolMeter::new();
-    pools.register_instruments(&telemetry.meter("otelwright-meters"));
-    Service { receiver, telemetry, pools }
+    pools.register_instruments(&pipeline.telemetry.meter("otelwright-meters"));
+    Service { pipeline, pools }
 }
 
 impl Service {
     /// Forces one export and returns what it carried.
     async fn export(&self) -> Vec<ReceivedMetric> {
-        self.receiver.clear();
-        let errors = self.telemetry.flush().await;
-        assert!(errors.is_empty(), "flush errors: {errors:?}");
-        self.receiver.wait_for_metrics(|m| m.iter().any(|m| m.name() == n::COUNT), WAIT).await.expect("metrics arrive")
+        self.pipeline.export_metrics(n::COUNT).await
     }
 
     async fn finish(self) {
-        let report = self.telemetry.shutdown().await;
-        assert!(report.is_clean(), "{report:?}");
-        self.receiver.shutdown().await;
+        self.pipeline.finish().await;
     }
 }
 
@@ -86,20 +71,6 @@ fn assert_exported(metrics: &[ReceivedMetric], pool: &str, own: PoolState) {
     assert_eq!(v(n::PENDING_REQUESTS, None), own.pending.map(|x| x as f64), "{pool}: pending");
     let count = metrics.iter().rev().find(|m| m.name() == n::COUNT).unwrap();
     assert_eq!((count.unit(), count.is_monotonic()), ("{connection}", Some(false)));
-}
-
-fn skip_or_fail(what: &str, error: impl std::fmt::Display) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is not reachable in CI: {error}");
-    }
-    eprintln!("SKIPPED: {what} is not reachable ({error}); set CI=1 to make this a failure");
-}
-
-fn database_urls() -> Vec<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => vec![url],
-        Err(_) => ["postgres", "root"].iter().map(|u| format!("postgres://{u}@127.0.0.1:5432/test")).collect(),
-    }
 }
 
 /// The first database URL that answers, or `None` after reporting the skip.

@@ -4,12 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use otelwright::{Config, LogFormat, Protocol};
 use otelwright_meters::names::{attr, process as p, system as s};
 use otelwright_meters::{ResourceConfig, ResourceMeter};
-use otelwright_receiver::{MetricKind, ReceivedMetric, Receiver};
-
-const WAIT: Duration = Duration::from_secs(20);
+use otelwright_receiver::{MetricKind, ReceivedMetric};
+use otelwright_test_support::{Pipeline, WAIT};
 
 fn value(metrics: &[ReceivedMetric], name: &str, kv: &[(&str, &str)]) -> Option<f64> {
     let metric = metrics.iter().rev().find(|m| m.name() == name)?;
@@ -22,14 +20,8 @@ fn value(metrics: &[ReceivedMetric], name: &str, kv: &[(&str, &str)]) -> Option<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_reach_the_receiver_as_sampled() {
-    let receiver = Receiver::start().await.expect("receiver starts");
-    let config = Config::default()
-        .service_name("meters-resources")
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .metric_interval(Duration::from_secs(3600))
-        .log_format(LogFormat::Off);
-    let telemetry = otelwright::build(config).expect("telemetry builds");
+    let Pipeline { receiver, telemetry } =
+        Pipeline::start("meters-resources", |c| c.metric_interval(Duration::from_secs(3600))).await;
     let resources = ResourceMeter::start(ResourceConfig::default().manual_refresh()).unwrap();
     resources.register_instruments(&telemetry.meter("otelwright-meters"));
 

@@ -28,8 +28,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use collector_support::{files_under, is_ci, read, yaml};
-use health_agent::{HealthAgentConfig, HealthReaders};
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders};
+use otelwright_demo::recommender;
 use serde_json::Value;
 use stack_support::{Stack, Tools, to_json, trace_services};
 

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use health_agent::{HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::recommender;
 
 struct Agent {
     agent: RunningAgent,

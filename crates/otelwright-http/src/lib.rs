@@ -9,6 +9,8 @@
 //! - [`ws`] (feature `axum-ws`): axum WebSockets observed from upgrade to close — a span per connection and
 //!   `websocket.server.*` metrics — by swapping axum's `WebSocketUpgrade` for [`ws::WebSocketUpgrade`].
 //! - [`propagation`]: the strict W3C Trace Context Level 2 and Baggage front end.
+//! - [`DispatchLayer`]: handles each request with a given `tracing` subscriber, for several services with their
+//!   own pipelines in one process.
 //!
 //! Spans go to the global tracer provider and metrics to the global meter provider unless the builders are given
 //! others; `otelwright::init` installs both.
@@ -16,6 +18,7 @@
 mod body;
 pub mod client;
 mod conventions;
+pub mod dispatch;
 mod future;
 pub mod metrics;
 pub mod propagation;
@@ -29,6 +32,7 @@ pub use body::{BodyObserver, InstrumentedBody};
 #[cfg(feature = "reqwest")]
 pub use client::OtelMiddleware;
 pub use client::{HttpClientLayer, HttpClientLayerBuilder};
+pub use dispatch::DispatchLayer;
 pub use future::{Exchange, ResponseFuture};
 pub use request_id::RequestId;
 pub use route::{MatchedPathRoute, RouteInput, RouteSource};

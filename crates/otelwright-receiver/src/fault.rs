@@ -1,6 +1,7 @@
-//! Fault modes for reliability tests: refuse connections, delay every answer, answer with a given gRPC or HTTP
-//! status (optionally with a retry hint: gRPC `RetryInfo`, HTTP `Retry-After`), or accept only partially. Switch
-//! between them at run time with [`crate::Receiver::set_fault`]; the default is to behave.
+//! Fault modes for reliability tests: refuse connections, delay every answer, hold every answer until the fault
+//! changes, answer with a given gRPC or HTTP status (optionally with a retry hint: gRPC `RetryInfo`, HTTP
+//! `Retry-After`), or accept only partially. Switch between them at run time with [`crate::Receiver::set_fault`];
+//! the default is to behave.
 
 use std::io;
 use std::pin::Pin;
@@ -14,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::store::Store;
+use crate::types::Signal;
 
 /// How the receiver misbehaves.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -27,6 +29,11 @@ pub enum Fault {
     Refuse,
     /// Wait this long before answering (the data is still stored, like a slow collector).
     Delay(Duration),
+    /// Accept every export and answer none until the fault is changed: a collector that hangs. A held export
+    /// then goes on under the new fault (stored and answered OK after [`Fault::None`]).
+    /// [`crate::Receiver::held_requests`] counts the exports waiting, so a test can tell that an exporter is
+    /// stalled, not guess it with a sleep.
+    Hold,
     /// Answer every gRPC export with this status code (`tonic::Code` as a number, e.g. 14 UNAVAILABLE,
     /// 8 RESOURCE_EXHAUSTED) and, with `retry_after`, a `google.rpc.RetryInfo` detail. HTTP is unaffected.
     GrpcStatus {
@@ -52,16 +59,19 @@ pub enum Fault {
     },
 }
 
-/// The current fault and how many requests it hit.
+/// The current fault, how many requests it hit, and the exports [`Fault::Hold`] holds now, per signal.
 #[derive(Debug, Default)]
 pub(crate) struct FaultState {
     fault: Mutex<Fault>,
     hits: AtomicUsize,
+    changed: tokio::sync::Notify,
+    held: [AtomicUsize; 3],
 }
 
 impl FaultState {
     pub(crate) fn set(&self, fault: Fault) {
         *self.fault.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = fault;
+        self.changed.notify_waiters();
     }
 
     pub(crate) fn get(&self) -> Fault {
@@ -79,6 +89,39 @@ impl FaultState {
 
     pub(crate) fn hits(&self) -> usize {
         self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Waits while the fault is [`Fault::Hold`], counted as one held `signal` export meanwhile (also when the
+    /// client gives up and the wait is dropped).
+    pub(crate) async fn hold(&self, signal: Signal) {
+        self.hit();
+        let counter = &self.held[signal as usize];
+        counter.fetch_add(1, Ordering::SeqCst);
+        let _release = Release(counter);
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the check, so a `set` between the check and the await still wakes this wait.
+            changed.as_mut().enable();
+            if self.get() != Fault::Hold {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Exports of `signal` held now.
+    pub(crate) fn held(&self, signal: Signal) -> usize {
+        self.held[signal as usize].load(Ordering::SeqCst)
+    }
+}
+
+/// Takes one held export off its counter when the hold ends or is dropped.
+struct Release<'a>(&'a AtomicUsize);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -40,9 +40,15 @@ struct OtlpGrpc {
 }
 
 impl OtlpGrpc {
-    /// Applies the fault mode: waits, fails the call, or returns a partial-success answer to give.
-    async fn fault(&self) -> Result<Option<(i64, String)>, Status> {
-        match self.store.fault.get() {
+    /// Applies the fault mode: waits, holds until the fault changes, fails the call, or returns a partial-success
+    /// answer to give.
+    async fn fault(&self, signal: Signal) -> Result<Option<(i64, String)>, Status> {
+        let mut fault = self.store.fault.get();
+        while fault == Fault::Hold {
+            self.store.fault.hold(signal).await;
+            fault = self.store.fault.get();
+        }
+        match fault {
             Fault::Delay(d) => {
                 self.store.fault.hit();
                 tokio::time::sleep(d).await;
@@ -79,7 +85,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let partial = self.fault().await?;
+        let partial = self.fault(Signal::Traces).await?;
         let gzip = is_gzip(request.metadata());
         let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
         self.store.insert_traces(request.into_inner(), Transport::Grpc, gzip);
@@ -99,7 +105,7 @@ impl MetricsService for OtlpGrpc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let partial = self.fault().await?;
+        let partial = self.fault(Signal::Metrics).await?;
         let gzip = is_gzip(request.metadata());
         let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
         self.store.insert_metrics(request.into_inner(), Transport::Grpc, gzip);
@@ -121,7 +127,7 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let partial = self.fault().await?;
+        let partial = self.fault(Signal::Logs).await?;
         let gzip = is_gzip(request.metadata());
         let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
         self.store.insert_logs(request.into_inner(), Transport::Grpc, gzip);

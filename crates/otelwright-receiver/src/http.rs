@@ -26,7 +26,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess
 
 use crate::fault::Fault;
 use crate::store::Store;
-use crate::types::Transport;
+use crate::types::{Signal, Transport};
 
 /// Largest accepted request body, both as sent and after gzip decoding.
 pub(crate) const MAX_BODY_SIZE: usize = 64 * 1024 * 1024;
@@ -131,10 +131,15 @@ impl axum::serve::Listener for FaultyListener {
     }
 }
 
-/// Applies the fault mode before a request is handled: waits, answers with an error status, or asks for a
-/// partial-success answer (`Ok(Some((rejected, message)))`).
-async fn fault(store: &Store) -> Result<Option<(i64, String)>, Response> {
-    match store.fault.get() {
+/// Applies the fault mode before a request is handled: waits, holds until the fault changes, answers with an
+/// error status, or asks for a partial-success answer (`Ok(Some((rejected, message)))`).
+async fn fault(store: &Store, signal: Signal) -> Result<Option<(i64, String)>, Response> {
+    let mut fault = store.fault.get();
+    while fault == Fault::Hold {
+        store.fault.hold(signal).await;
+        fault = store.fault.get();
+    }
+    match fault {
         Fault::Delay(d) => {
             store.fault.hit();
             tokio::time::sleep(d).await;
@@ -172,7 +177,7 @@ fn router(store: Arc<Store>) -> Router {
 }
 
 async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store).await {
+    let partial = match fault(&store, Signal::Traces).await {
         Ok(p) => p.map(|(rejected_spans, error_message)| ExportTraceServiceResponse {
             partial_success: Some(ExportTracePartialSuccess { rejected_spans, error_message }),
         }),
@@ -185,7 +190,7 @@ async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes
 }
 
 async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store).await {
+    let partial = match fault(&store, Signal::Metrics).await {
         Ok(p) => p.map(|(rejected_data_points, error_message)| ExportMetricsServiceResponse {
             partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points, error_message }),
         }),
@@ -198,7 +203,7 @@ async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap, body: Byte
 }
 
 async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store).await {
+    let partial = match fault(&store, Signal::Logs).await {
         Ok(p) => p.map(|(rejected_log_records, error_message)| ExportLogsServiceResponse {
             partial_success: Some(ExportLogsPartialSuccess { rejected_log_records, error_message }),
         }),

@@ -14,7 +14,7 @@ use crate::fault::Fault;
 use crate::received::{ReceivedLog, ReceivedMetric, ReceivedSpan};
 use crate::store::Store;
 use crate::tls::{ALPN_H2, ALPN_HTTP1, ReceiverTls};
-use crate::types::{Drained, RequestInfo, WaitTimeout};
+use crate::types::{Drained, RequestInfo, Signal, WaitTimeout};
 use crate::{grpc, http};
 
 /// How long [`Receiver::shutdown`] lets open connections drain before it
@@ -196,6 +196,12 @@ impl Receiver {
     /// Requests (or, for [`Fault::Refuse`], connections) a fault has changed so far.
     pub fn faulted_requests(&self) -> usize {
         self.inner.store.fault.hits()
+    }
+
+    /// Exports of `signal` that [`Fault::Hold`] holds unanswered right now: above zero, that signal's exporter is
+    /// provably waiting on this collector.
+    pub fn held_requests(&self, signal: Signal) -> usize {
+        self.inner.store.fault.held(signal)
     }
 
     /// The bound OTLP/gRPC address.

@@ -449,3 +449,33 @@ async fn drain_while_exports_arrive_loses_nothing() {
     assert_eq!(requests, 200);
     assert!(receiver.spans().is_empty() && receiver.requests().is_empty(), "drain leaves the receiver empty");
 }
+
+/// `Fault::Hold` is a collector that hangs: the export is accepted, counted as held, and neither stored nor
+/// answered until the fault changes; then it goes on under the new fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_answers_nothing_until_the_fault_changes() {
+    let receiver = Receiver::start().await.expect("start");
+    receiver.set_fault(otelwright_receiver::Fault::Hold);
+    let export = {
+        let receiver = receiver.clone();
+        tokio::spawn(async move {
+            post(&receiver, "/v1/traces", Some(PROTOBUF), None, common::traces("svc", "held").encode_to_vec()).await
+        })
+    };
+    let held = async {
+        while receiver.held_requests(Signal::Traces) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await; // polling a condition, not waiting for time
+        }
+    };
+    tokio::time::timeout(WAIT, held).await.expect("the export reaches the receiver and is held");
+    assert_eq!(receiver.held_requests(Signal::Logs), 0);
+    assert!(!export.is_finished(), "a held export has no answer");
+    assert!(receiver.spans().is_empty(), "a held export is not stored yet");
+    assert_eq!(receiver.faulted_requests(), 1);
+
+    receiver.set_fault(otelwright_receiver::Fault::None);
+    assert_eq!(export.await.unwrap().status(), 200);
+    assert_eq!(receiver.spans()[0].name(), "held");
+    assert_eq!(receiver.held_requests(Signal::Traces), 0);
+    receiver.shutdown().await;
+}

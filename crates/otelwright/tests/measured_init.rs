@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use otelwright::{Config, LogFormat, Protocol, measured};
+use otelwright::measured;
 use otelwright_receiver::Receiver;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -20,12 +20,7 @@ async fn measured_follows_the_provider_that_init_installs() {
     warm_up().unwrap(); // no provider yet: the no-op one
     otelwright::record!("init.items", 100, unit = "{item}");
 
-    let config = Config::default()
-        .service_name("measured-init")
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .log_format(LogFormat::Off);
-    let telemetry = otelwright::init(config).expect("init");
+    let telemetry = otelwright::init(otelwright_test_support::config(&receiver, "measured-init")).expect("init");
     warm_up().unwrap();
     warm_up().unwrap();
     otelwright::record!("init.items", 3, unit = "{item}");

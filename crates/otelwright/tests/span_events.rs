@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use otelwright::{BatchSettings, Config, Exporter, LogFormat, Protocol, Signal, Telemetry};
+use otelwright::{Config, Exporter, Signal, Telemetry};
 use otelwright_receiver::{ReceivedLog, ReceivedSpan, Receiver};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,14 +23,7 @@ const DETAILS: [&str; 8] = [
 ];
 
 fn config(receiver: &Receiver, service: &str, logs: bool) -> Config {
-    let fast = |b: BatchSettings| BatchSettings { schedule_delay: Duration::from_millis(50), ..b };
-    Config::default()
-        .service_name(service)
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .log_format(LogFormat::Off)
-        .span_batch(fast(BatchSettings::spans()))
-        .log_batch(fast(BatchSettings::logs()))
+    otelwright_test_support::fast_batches(otelwright_test_support::config(receiver, service), Duration::from_millis(50))
         .exporters(Signal::Metrics, [])
         .exporters(Signal::Logs, if logs { vec![Exporter::Otlp] } else { Vec::new() })
 }

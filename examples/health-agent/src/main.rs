@@ -1,7 +1,10 @@
 //! `cargo run -p health-agent`: the API on `HTTP_ADDR` (default `127.0.0.1:8000`), calling the recommender at
 //! `RECOMMENDER_URL` (start it with `cargo run -p recommender`), exporting over OTLP as the standard `OTEL_*`
 //! variables say, with JSON log lines on stdout when stdout is not a terminal. PostgreSQL with `DATABASE_URL`,
-//! Redis with `REDIS_URL`. Ctrl-C or SIGTERM stops it gracefully and flushes telemetry.
+//! Redis with `REDIS_URL`. Ctrl-C or SIGTERM stops it gracefully and flushes telemetry. The service itself is
+//! `otelwright_demo::health_agent`, shared with `otelwright demo` and the end-to-end tests; this file is the wiring.
+
+use otelwright_demo::health_agent;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

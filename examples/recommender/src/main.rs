@@ -1,7 +1,10 @@
 //! `cargo run -p recommender`: the recommender gRPC service on `GRPC_ADDR` (default `127.0.0.1:50051`), exporting
 //! over OTLP as configured by the standard `OTEL_*` variables. Stops on Ctrl-C or SIGTERM and flushes telemetry.
+//! The service itself is `otelwright_demo::recommender`, shared with `otelwright demo` and the end-to-end tests.
 
 use std::net::SocketAddr;
+
+use otelwright_demo::recommender;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use health_agent::{HealthAgentConfig, HealthReaders, RunningAgent};
-use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright::{Config, Telemetry};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::recommender;
 use otelwright_receiver::{ReceivedMetric, ReceivedSpan, Receiver};
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -31,14 +32,8 @@ pub struct Stack {
 }
 
 fn pipeline(service: &str, receiver: &Receiver) -> Config {
-    Config::default()
-        .service_name(service)
-        .protocol(Protocol::Grpc)
-        .otlp_endpoint(receiver.grpc_endpoint())
-        .log_format(LogFormat::Off)
-        .metric_interval(Duration::from_millis(500))
-        .span_batch(BatchSettings { schedule_delay: Duration::from_millis(200), ..BatchSettings::spans() })
-        .log_batch(BatchSettings { schedule_delay: Duration::from_millis(200), ..BatchSettings::logs() })
+    let config = otelwright_test_support::config(receiver, service).metric_interval(Duration::from_millis(500));
+    otelwright_test_support::fast_batches(config, Duration::from_millis(200))
 }
 
 /// Starts the receiver, recommender and health-agent (SQLite and moka unless URLs are given).

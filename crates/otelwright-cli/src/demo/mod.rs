@@ -1,5 +1,5 @@
 //! `otelwright demo`: the embedded default. Starts `otelwright-receiver` in-process (unless
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` points at a collector), runs the two example services — health-agent (SQLite
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` points at a collector), runs the demo's two services (`otelwright-demo`) — health-agent (SQLite
 //! file in a temporary directory, in-process cache) and recommender — in this process, each with its own
 //! telemetry pipeline (`otelwright::build`, its own `service.name`), drives a mix of good, slow, failing and
 //! invalid requests at health-agent, and shows what arrives: a live terminal view ([`tui`]) or, with `--no-tui`,
@@ -7,7 +7,7 @@
 //! non-zero when a signal is missing, so it doubles as a smoke test.
 //!
 //! Two services share this process, so neither pipeline is installed globally: each service handles its
-//! requests with its own subscriber (`recommender::dispatch::DispatchLayer`) and its layers get their own
+//! requests with its own subscriber (`otelwright::http::DispatchLayer`) and its layers get their own
 //! providers. Only `#[otelwright::measured]`, which records through the global meter provider, is pointed at
 //! health-agent's provider (recommender measures no functions).
 
@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use health_agent::{HealthAgentConfig, HealthReaders};
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders};
+use otelwright_demo::recommender;
 use otelwright_receiver::Receiver;
 
 use self::collect::Collected;

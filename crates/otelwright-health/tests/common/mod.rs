@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use axum::Router;
+use otelwright_test_support::{database_urls, skip_or_fail};
 use tokio::net::TcpListener;
 
 /// A router served on `127.0.0.1:<ephemeral>` until dropped.
@@ -68,20 +69,6 @@ impl Server {
             response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let body = response.text().await.expect("body");
         Answer { status, content_type, body }
-    }
-}
-
-pub fn skip_or_fail(what: &str, error: impl std::fmt::Display) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is not reachable in CI: {error}");
-    }
-    eprintln!("SKIPPED: {what} is not reachable ({error}); set CI=1 to make this a failure");
-}
-
-fn database_urls() -> Vec<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) => vec![url],
-        Err(_) => ["postgres", "root"].iter().map(|u| format!("postgres://{u}@127.0.0.1:5432/test")).collect(),
     }
 }
 

@@ -6,24 +6,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
+use otelwright::Telemetry;
 use otelwright_receiver::{ReceivedMetric, ReceivedSpan, Receiver};
-
-pub const WAIT: Duration = Duration::from_secs(20);
+pub use otelwright_test_support::WAIT;
+use otelwright_test_support::{config, fast_batches};
 
 /// Starts the receiver and installs otelwright globally (once per test binary).
 pub async fn setup(service: &str) -> (Receiver, Telemetry) {
     let receiver = Receiver::start().await.expect("receiver");
-    let telemetry = otelwright::init(
-        Config::default()
-            .service_name(service)
-            .protocol(Protocol::Grpc)
-            .otlp_endpoint(receiver.grpc_endpoint())
-            .log_format(LogFormat::Off)
-            .span_batch(BatchSettings { schedule_delay: Duration::from_millis(50), ..BatchSettings::spans() })
-            .log_batch(BatchSettings { schedule_delay: Duration::from_millis(50), ..BatchSettings::logs() }),
-    )
-    .expect("init");
+    let config = fast_batches(config(&receiver, service), Duration::from_millis(50));
+    let telemetry = otelwright::init(config).expect("init");
     (receiver, telemetry)
 }
 

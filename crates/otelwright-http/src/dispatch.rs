@@ -4,8 +4,9 @@
 //! Why: a binary calls `otelwright::init`, which installs one subscriber for the whole process. When two services
 //! share a process (`otelwright demo`, the end-to-end tests), each has its own pipeline from `otelwright::build`
 //! (its own `service.name`), and neither may be global. Servers spawn a task per connection, and a spawned task
-//! does not inherit `WithSubscriber`, so the subscriber is set around each request instead. health-agent uses
-//! this layer too. With a global subscriber the layer changes nothing.
+//! does not inherit `WithSubscriber`, so the subscriber is set around each request instead. Put it outside
+//! [`HttpServerLayer`](crate::HttpServerLayer) so the server span is made and ended with that subscriber. With a
+//! global subscriber the layer changes nothing.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -127,5 +128,74 @@ impl<B> Drop for DispatchBody<B> {
         if let Some(body) = self.inner.take() {
             with_default(&self.dispatch, || drop(body));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http_body_util::BodyExt as _;
+    use tower::{ServiceExt as _, service_fn};
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt as _};
+
+    use super::*;
+
+    /// Records the message of every event its subscriber sees.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(&self, event: &tracing::Event<'_>, _: LayerContext<'_, S>) {
+            let mut message = String::new();
+            event.record(&mut |field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+                if field.name() == "message" {
+                    message = format!("{value:?}");
+                }
+            });
+            self.0.lock().unwrap().push(message);
+        }
+    }
+
+    /// A body that logs when it is polled and when it is dropped.
+    struct Logging(Option<Bytes>);
+
+    impl Body for Logging {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            tracing::info!("body polled");
+            Poll::Ready(self.get_mut().0.take().map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    impl Drop for Logging {
+        fn drop(&mut self) {
+            tracing::info!("body dropped");
+        }
+    }
+
+    #[tokio::test]
+    async fn call_future_body_and_drop_run_with_the_given_subscriber() {
+        let seen = Seen::default();
+        let dispatch = Dispatch::new(tracing_subscriber::registry().with(seen.clone()));
+        let service = DispatchLayer::new(dispatch).layer(service_fn(|_: Request<()>| {
+            tracing::info!("called");
+            async {
+                tracing::info!("future polled");
+                Ok::<_, std::convert::Infallible>(Response::new(Logging(Some(Bytes::from_static(b"ok")))))
+            }
+        }));
+        // No global subscriber: what `seen` records went through the layer's dispatch.
+        let response = service.oneshot(Request::new(())).await.unwrap();
+        assert_eq!(response.into_body().collect().await.unwrap().to_bytes(), "ok");
+        let seen = seen.0.lock().unwrap().clone();
+        assert_eq!(seen.first().map(String::as_str), Some("called"));
+        for message in ["future polled", "body polled"] {
+            assert!(seen.iter().any(|m| m == message), "{message}: {seen:?}");
+        }
+        assert_eq!(seen.last().map(String::as_str), Some("body dropped"), "{seen:?}");
     }
 }

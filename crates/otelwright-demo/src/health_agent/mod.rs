@@ -1,4 +1,4 @@
-//! The health-agent example: an axum API with every otelwright signal on.
+//! The health-agent service: an axum API with every otelwright signal on.
 //!
 //! | Route | What it does |
 //! |---|---|
@@ -18,7 +18,7 @@
 //! [`run`] takes the [`otelwright::Telemetry`] to use: the binary passes what `otelwright::init` returned;
 //! `otelwright demo` and the tests, which run recommender in the same process, pass a pipeline of its own
 //! (`otelwright::build`), and every request is handled with that pipeline's subscriber
-//! ([`recommender::dispatch::DispatchLayer`]).
+//! ([`DispatchLayer`]). The `health-agent` example is its binary.
 
 mod api;
 mod cache;
@@ -30,11 +30,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::recommender::pb::recommender_client::RecommenderClient;
 use anyhow::Context as _;
-use otelwright::http::{HttpClientLayer, HttpServerLayer};
+use otelwright::http::{DispatchLayer, HttpClientLayer, HttpServerLayer};
 use otelwright_meters::{Meters, ResourceConfig};
-use recommender::dispatch::DispatchLayer;
-use recommender::pb::recommender_client::RecommenderClient;
 use tracing::instrument::WithSubscriber as _;
 
 pub use db::Profile;
@@ -74,7 +73,7 @@ impl Default for HealthAgentConfig {
             database_url: None,
             data_dir: PathBuf::from("."),
             redis_url: None,
-            recommender_url: format!("http://127.0.0.1:{}", recommender::DEFAULT_PORT),
+            recommender_url: format!("http://127.0.0.1:{}", crate::recommender::DEFAULT_PORT),
             resource_refresh: Duration::from_secs(10),
             readers: HealthReaders::new(),
             slow_request_threshold: None,
@@ -106,6 +105,7 @@ impl HealthAgentConfig {
     ///
     /// ```no_run
     /// # async fn run() -> anyhow::Result<()> {
+    /// use otelwright_demo::health_agent;
     /// let config = health_agent::HealthAgentConfig::from_env()?;
     /// let telemetry = otelwright::init(config.telemetry_config(otelwright::Config::from_env()))?;
     /// let agent = health_agent::run(config, &telemetry).await?;

@@ -19,7 +19,7 @@ use otelwright_meters::{CacheMeter, CacheMeters};
 use redis::aio::MultiplexedConnection;
 use tracing::Instrument as _;
 
-use crate::db::Profile;
+use super::db::Profile;
 
 /// How long a cached profile lives.
 const TTL: Duration = Duration::from_secs(30);

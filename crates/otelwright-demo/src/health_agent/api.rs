@@ -8,6 +8,8 @@
 
 use std::sync::Arc;
 
+use crate::recommender::pb::RecommendRequest;
+use crate::recommender::pb::recommender_client::RecommenderClient;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,13 +17,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use otelwright::http::client::HttpClientService;
-use recommender::pb::RecommendRequest;
-use recommender::pb::recommender_client::RecommenderClient;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cache::Profiles;
-use crate::db::{Db, Profile};
+use super::cache::Profiles;
+use super::db::{Db, Profile};
 
 /// The recommender client: a tonic channel under otelwright's client layer (CLIENT spans, propagation).
 pub(crate) type Recommender = RecommenderClient<HttpClientService<tonic::transport::Channel>>;

@@ -1,24 +1,22 @@
-//! The recommender example: a tonic gRPC service (`recommender.v1.Recommender/Recommend`, see
+//! The recommender service: a tonic gRPC service (`recommender.v1.Recommender/Recommend`, see
 //! `proto/recommender.proto`) that health-agent calls once per chat message. The proto is compiled by protox in
-//! `build.rs`, so building needs no system `protoc`.
+//! this crate's `build.rs`, so building needs no system `protoc`. The `recommender` example is its binary.
 //!
 //! Telemetry: [`HttpServerLayer`] makes every call a SERVER span named after the RPC, with the RPC conventions
 //! (status from the trailers) and `rpc.server.call.duration`; the handler's `rank` span and its log lines are
 //! children of it. The library takes the [`otelwright::Telemetry`] to use, so a binary passes what
 //! `otelwright::init` returned and a host running several services in one process passes each its own
-//! `otelwright::build` pipeline ([`dispatch`]).
+//! `otelwright::build` pipeline ([`DispatchLayer`]).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
 //! let telemetry = otelwright::build(otelwright::Config::from_env().service_name("recommender"))?;
-//! let running = recommender::serve("127.0.0.1:0".parse()?, &telemetry).await?;
+//! let running = otelwright_demo::recommender::serve("127.0.0.1:0".parse()?, &telemetry).await?;
 //! println!("serving on {}", running.addr());
 //! running.shutdown().await;
 //! telemetry.shutdown().await;
 //! # Ok(()) }
 //! ```
-
-pub mod dispatch;
 
 /// The generated messages, client and server of `recommender.v1`.
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -29,12 +27,10 @@ pub mod pb {
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use otelwright::http::HttpServerLayer;
+use otelwright::http::{DispatchLayer, HttpServerLayer};
 use pb::recommender_server::{Recommender, RecommenderServer};
 use pb::{RecommendRequest, RecommendResponse, Suggestion};
 use tonic::{Request, Response, Status};
-
-use crate::dispatch::DispatchLayer;
 
 /// The default port, as docker-compose.yml expects it.
 pub const DEFAULT_PORT: u16 = 50051;

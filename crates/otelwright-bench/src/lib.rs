@@ -1,4 +1,6 @@
-//! `otelwright bench`: what the SDK costs a service, measured so anyone can rerun it on their own machine.
+//! The harness behind `otelwright bench`: what the SDK costs a service, measured so anyone can rerun it on their
+//! own machine. The `otelwright` binary parses `bench …` into [`BenchArgs`] and hands it to [`run`]; this crate is
+//! not published and the figures are never asserted (see BENCHMARKS.md).
 //!
 //! - `overhead`: req/s, latency and CPU per request of one service in several modes (bare, metrics, traces,
 //!   everything, and stock: the OpenTelemetry crates without otelwright), each in its own process, driven by the
@@ -15,7 +17,8 @@
 //!
 //! Every bench has `--quick` (a few seconds; CI runs it) and prints the machine, the build and the CPU placement
 //! with its figures. The collector is always another process: this binary in the hidden `bench receiver` mode;
-//! the services are `bench serve` processes. Figures are never asserted anywhere: see BENCHMARKS.md.
+//! the services are `bench serve` processes. Both re-execute the running binary (`std::env::current_exe()`), so the
+//! binary that calls [`run`] must route `bench …` here: the `otelwright` command does.
 
 mod affinity;
 mod app;
@@ -36,12 +39,13 @@ mod stats;
 mod stock;
 
 use std::future::Future;
+use std::time::Duration;
 
 use anyhow::anyhow;
 
 /// Options of `otelwright bench`.
 #[derive(clap::Args, Debug)]
-pub(crate) struct BenchArgs {
+pub struct BenchArgs {
     #[command(subcommand)]
     command: BenchCommand,
 }
@@ -69,8 +73,8 @@ enum BenchCommand {
     Receiver(receiver::ReceiverArgs),
 }
 
-/// Runs a bench subcommand.
-pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+/// Runs a bench subcommand, or one of the hidden helper processes (`serve`, `receiver`) a bench starts.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.command {
         BenchCommand::Overhead(a) => overhead::run(a).await,
         BenchCommand::Export(a) => export::run(a).await,
@@ -81,6 +85,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Serve(a) => service::run(a).await,
         BenchCommand::Receiver(a) => receiver::run(a).await,
     }
+}
+
+/// Parses a duration flag: `10s`, `500ms`, `2m`, or plain seconds (`3`, `0.5`). Every `otelwright` command's
+/// duration flags take this syntax.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 10s, 500ms or 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// Runs `f` on a dedicated thread, pinned to `cpu` when given, in a current-thread runtime: the load generator
@@ -117,4 +136,19 @@ pub(crate) fn header_text(bench: &str, placement: &affinity::Placement) -> Strin
         now.minute()
     );
     format!("== otelwright bench {bench} ({date})\nmachine: {}\nplacement: {}\n", procfs::machine(), placement.note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
 }

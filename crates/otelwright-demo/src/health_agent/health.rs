@@ -4,7 +4,7 @@
 //!
 //! The snapshot's request percentiles and the Prometheus exposition come from metric readers on the service's
 //! own meter provider ([`HealthReaders`], installed through `otelwright::Config::meter_provider_hook`, see
-//! [`crate::HealthAgentConfig::telemetry_config`]): they read the same instruments the OTLP export does.
+//! [`super::HealthAgentConfig::telemetry_config`]): they read the same instruments the OTLP export does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use axum::routing::get;
 use otelwright_health::{Health, HealthReaders};
 use otelwright_meters::Meters;
 
-use crate::cache::Profiles;
+use super::cache::Profiles;
 
 /// Paths without spans or request metrics: the probes, the scrape and the snapshot a monitor polls.
 pub(crate) const UNTRACED: [&str; 3] = ["/health", "/metrics", "/api/v1/metrics"];
