@@ -49,7 +49,7 @@ const PENDING: [(&str, PromKind, &str, &[&str]); 0] = [];
 const PROMETHEUS_BUILTIN: [&str; 2] = ["up", "target_info"];
 
 /// The OTel metrics the instrumented service must have exported before the catalog is built.
-const EXPECTED_OTEL: [&str; 11] = [
+const EXPECTED_OTEL: [&str; 12] = [
     "http.server.request.duration",
     "http.server.active_requests",
     "http.client.request.duration",
@@ -61,6 +61,7 @@ const EXPECTED_OTEL: [&str; 11] = [
     "process.cpu.utilization",
     "function.calls",
     "function.calls.duration",
+    "chat.tokens",
 ];
 
 /// A step measured as an agent's or tool's function is (`function.calls`, `function.calls.duration`, with
@@ -175,6 +176,8 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
     for fail in [false, true] {
         let _ = measured_step(fail).await;
     }
+    // A record! quantity, as health-agent's chat records it (the Functions dashboard shows chat.tokens).
+    otelwright::record!("chat.tokens", 3_u64, unit = "{token}", direction = "input");
     tokio::time::sleep(Duration::from_millis(150)).await;
     resources.refresh();
 

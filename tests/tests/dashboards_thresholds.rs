@@ -11,7 +11,7 @@ use collector_support::*;
 use serde_json::Value;
 
 /// Which panel shows which alerts: (dashboard file, panel id, the alerts whose thresholds it must draw).
-const PANEL_ALERTS: [(&str, u64, &[&str]); 7] = [
+const PANEL_ALERTS: [(&str, u64, &[&str]); 13] = [
     ("resources.json", 2, &["ServiceCpuHigh", "ServiceCpuCritical"]),
     ("resources.json", 6, &["ServiceMemoryHigh", "ServiceMemoryCritical"]),
     ("pools.json", 2, &["DbPoolSaturated", "DbPoolExhausted"]),
@@ -19,6 +19,13 @@ const PANEL_ALERTS: [(&str, u64, &[&str]); 7] = [
     ("service-overview.json", 9, &["HttpServerErrorsHigh"]),
     ("service-overview.json", 10, &["HttpLatencySloBreached"]),
     ("collector-health.json", 9, &["CollectorQueueNearCapacity"]),
+    ("functions.json", 3, &["FunctionErrorRateHigh"]),
+    ("functions.json", 6, &["FunctionSlow"]),
+    // The service overview's system-health stat row.
+    ("service-overview.json", 20, &["HttpServerErrorsHigh"]),
+    ("service-overview.json", 21, &["HttpLatencySloBreached"]),
+    ("service-overview.json", 22, &["ServiceCpuHigh", "ServiceCpuCritical"]),
+    ("service-overview.json", 23, &["DbPoolSaturated", "DbPoolExhausted"]),
 ];
 
 /// Each alert's threshold: the number of its expression's final comparison (`... > 0.80`).
@@ -79,9 +86,15 @@ fn every_alerted_panel_draws_its_alerts_thresholds() {
                 panel["title"]
             ));
         }
-        let style = &panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"];
-        if !matches!(style.as_str(), Some(m) if m != "off") {
-            problems.push(format!("{file}#{id}: thresholds are not drawn (thresholdsStyle.mode {style})"));
+        // A time series draws them as lines/areas, a stat colours its background by them.
+        let drawn = match panel["type"].as_str() {
+            Some("stat") => panel["options"]["colorMode"].as_str().is_some_and(|m| m != "none"),
+            _ => panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
+                .as_str()
+                .is_some_and(|m| m != "off"),
+        };
+        if !drawn {
+            problems.push(format!("{file}#{id}: thresholds are not drawn"));
         }
     }
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
