@@ -48,7 +48,7 @@ fn rules() -> Vec<Rule> {
 
 /// Issue 7's and issue 15's lists: (alert, severity, `for`, a comparison the expression must contain, a metric it
 /// must use).
-const REQUIRED: [(&str, &str, &str, &str, &str); 21] = [
+const REQUIRED: [(&str, &str, &str, &str, &str); 22] = [
     ("ServiceCpuHigh", "warning", "5m", "> 0.80", "system_cpu_utilization_ratio"),
     ("ServiceCpuCritical", "critical", "2m", "> 0.95", "system_cpu_utilization_ratio"),
     ("ServiceMemoryHigh", "warning", "5m", "> 0.85", "system_memory_utilization_ratio"),
@@ -71,6 +71,7 @@ const REQUIRED: [(&str, &str, &str, &str, &str); 21] = [
     ("DependencyFailing", "critical", "5m", "> 0.05", "rpc_client_call_duration_seconds_count"),
     ("FunctionErrorRateHigh", "warning", "5m", "> 0.10", "function_calls_total"),
     ("FunctionSlow", "warning", "5m", "> 10", "function_calls_duration_seconds_count"),
+    ("ChatSpendOverBudget", "warning", "5m", "> 50", "chat_tokens_total"),
 ];
 
 #[test]
