@@ -434,14 +434,14 @@ fn known_compose_keys_only() {
         "mem_limit",
         "cpus",
         "stop_grace_period",
-        "secrets",
+        "configs",
     ]
     .into();
     for rel in ["docker-compose.yml", "collector-config/docker-compose.aws.yml"] {
         let doc = yaml(rel);
         for key in keys(&doc) {
             assert!(
-                ["services", "volumes", "secrets"].contains(&key.as_str()) || key.starts_with("x-"),
+                ["services", "volumes", "configs"].contains(&key.as_str()) || key.starts_with("x-"),
                 "{rel}: top-level {key}"
             );
         }
