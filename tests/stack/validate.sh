@@ -5,7 +5,8 @@
 #     component (ports are not bound), so an unknown component type or key fails here.
 #   - promtool (Prometheus 3): `check config` on prometheus.yml as shipped (its otlp: block included; it also
 #     loads the rule files), `check rules`, and `test rules` on the promtool unit tests.
-#   - amtool `check-config` on collector-config/alertmanager/*.yml, when such a config exists.
+#   - amtool `check-config` on collector-config/alertmanager/alertmanager.yml and its templates, and the routing
+#     tree's unit tests in collector-config/alertmanager/routes.test (`amtool config routes test`).
 # The gateway + aws.yaml overlay is NOT validated: the AWS exporters cannot be built from the module proxy (see
 # otelcol-builder.yaml); this prints that instead of passing silently.
 # Prints one line per check and "N passed, N failed"; exits non-zero when any check failed.
@@ -61,13 +62,21 @@ check "promtool check rules: prometheus/rules/*.yml" \
 check "promtool test rules: prometheus/tests/*.test.yml" \
     "$PROMTOOL" test rules "$cfg"/prometheus/tests/*.test.yml
 
-shopt -s nullglob
-am_configs=("$cfg"/alertmanager/*.yml "$cfg"/alertmanager/*.yaml)
-if [ "${#am_configs[@]}" -eq 0 ]; then
-    echo "skipped amtool check-config: collector-config/ has no alertmanager config yet"
-else
-    check "amtool check-config: ${am_configs[*]#"$cfg/"}" "$AMTOOL" check-config "${am_configs[@]}"
-fi
+[ -x "$AMTOOL" ] || { echo "validate.sh: $AMTOOL is missing: run tests/stack/build.sh first" >&2; exit 1; }
+am="$cfg/alertmanager/alertmanager.yml"
+# check-config also parses the notification templates the config names (templates/*.tmpl).
+check "amtool check-config: alertmanager/alertmanager.yml (templates included)" "$AMTOOL" check-config "$am"
+# The routing tree's unit tests: "<receivers> <label=value>..." per line of routes.test. --verify.receivers makes
+# amtool exit non-zero when the labels reach any other receivers.
+routes=0
+while read -r receivers labels; do
+    case "$receivers" in '' | '#'*) continue ;; esac
+    routes=$((routes + 1))
+    # shellcheck disable=SC2086 # the labels are separate arguments
+    check "amtool config routes test: $labels -> $receivers" \
+        "$AMTOOL" config routes test --config.file="$am" --verify.receivers="$receivers" $labels
+done <"$cfg/alertmanager/routes.test"
+[ "$routes" -gt 0 ] || { failed=$((failed + 1)); echo "FAILED  alertmanager/routes.test has no test"; }
 
 echo "stack validate: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,5 +1,5 @@
-//! The alert rules (collector-config/prometheus/rules/) cover what issue 7 lists, with its thresholds, durations
-//! and severities; every expression parses as PromQL; every alert has a summary, a description and a runbook_url
+//! The alert rules (collector-config/prometheus/rules/) cover what issues 7 and 15 list, with their thresholds,
+//! durations and severities; every expression parses as PromQL; every alert has a summary, a description and a runbook_url
 //! whose anchor exists in RUNBOOK.md; every alert has promtool unit tests that make it fire and keep it silent.
 //! (alerts_promtool.rs runs promtool itself; dashboards_metric_names.rs checks the metric names.)
 
@@ -15,6 +15,8 @@ struct Rule {
     expr: String,
     for_: String,
     severity: String,
+    /// The `twin` label: the same condition at warning and critical level (alertmanager.yml inhibits the warning).
+    twin: Option<String>,
     annotations: BTreeMap<String, String>,
 }
 
@@ -31,6 +33,7 @@ fn rules() -> Vec<Rule> {
                     expr: scalar(&rule["expr"]).unwrap(),
                     for_: scalar(&rule["for"]).unwrap_or_default(),
                     severity: scalar(&rule["labels"]["severity"]).unwrap_or_default(),
+                    twin: scalar(&rule["labels"]["twin"]),
                     annotations: entries(&rule["annotations"])
                         .into_iter()
                         .map(|(k, v)| (k, scalar(v).unwrap_or_default()))
@@ -43,8 +46,9 @@ fn rules() -> Vec<Rule> {
     out
 }
 
-/// Issue 7's list: (alert, severity, `for`, a comparison the expression must contain, a metric it must use).
-const REQUIRED: [(&str, &str, &str, &str, &str); 13] = [
+/// Issue 7's and issue 15's lists: (alert, severity, `for`, a comparison the expression must contain, a metric it
+/// must use).
+const REQUIRED: [(&str, &str, &str, &str, &str); 22] = [
     ("ServiceCpuHigh", "warning", "5m", "> 0.80", "system_cpu_utilization_ratio"),
     ("ServiceCpuCritical", "critical", "2m", "> 0.95", "system_cpu_utilization_ratio"),
     ("ServiceMemoryHigh", "warning", "5m", "> 0.85", "system_memory_utilization_ratio"),
@@ -58,6 +62,16 @@ const REQUIRED: [(&str, &str, &str, &str, &str); 13] = [
     ("TelemetryExportDropping", "warning", "5m", "> 0", "otelwright_exporter_items_total"),
     ("CollectorExporterFailing", "warning", "5m", "> 0", "otelcol_exporter_send_failed_spans"),
     ("CollectorRefusingData", "critical", "5m", "> 0", "otelcol_receiver_refused_spans"),
+    // Issue 15.
+    ("ServiceDown", "critical", "1m", "unless on (job)", "otelwright_exporter_items_total"),
+    ("CollectorDown", "critical", "1m", "== 0", "up"),
+    ("CollectorQueueNearCapacity", "warning", "5m", "> 0.80", "otelcol_exporter_queue_capacity"),
+    ("HttpLatencyP99Critical", "critical", "5m", "> 2", "http_server_request_duration_seconds_bucket"),
+    ("HttpSlowRequests", "info", "1m", "> 10", "http_server_request_duration_seconds_bucket"),
+    ("DependencyFailing", "critical", "5m", "> 0.05", "rpc_client_call_duration_seconds_count"),
+    ("FunctionErrorRateHigh", "warning", "5m", "> 0.10", "function_calls_total"),
+    ("FunctionSlow", "warning", "5m", "> 10", "function_calls_duration_seconds_count"),
+    ("ChatSpendOverBudget", "warning", "5m", "> 50", "chat_tokens_total"),
 ];
 
 #[test]
@@ -88,7 +102,8 @@ fn every_expression_parses_and_every_alert_is_documented() {
         .collect();
     for rule in rules() {
         promql_usage(&rule.expr).unwrap_or_else(|e| panic!("{}: {e}", rule.alert));
-        assert!(["warning", "critical"].contains(&rule.severity.as_str()), "{}: severity", rule.alert);
+        // The severities alertmanager.yml routes (critical pages, warning tickets, info low-priority).
+        assert!(["info", "warning", "critical"].contains(&rule.severity.as_str()), "{}: severity", rule.alert);
         for key in ["summary", "description", "runbook_url"] {
             assert!(rule.annotations.get(key).is_some_and(|v| !v.is_empty()), "{}: no {key}", rule.alert);
         }
@@ -133,5 +148,61 @@ fn every_alert_has_unit_tests_that_fire_and_stay_silent() {
     for rule in rules() {
         assert!(fires.contains(&rule.alert), "{}: no unit test in which it fires", rule.alert);
         assert!(silent.contains(&rule.alert), "{}: no unit test in which it stays silent", rule.alert);
+    }
+}
+
+#[test]
+fn every_twin_is_one_critical_and_its_warnings() {
+    let mut twins: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for rule in rules() {
+        if let Some(t) = rule.twin {
+            twins.entry(t).or_default().push((rule.severity, rule.alert));
+        }
+    }
+    // Issue 15: CPU, memory, pool and latency each have a warning and a critical level.
+    assert_eq!(twins.keys().map(String::as_str).collect::<Vec<_>>(), ["cpu", "db_pool", "latency", "memory"]);
+    for (twin, alerts) in &twins {
+        let critical = alerts.iter().filter(|(s, _)| s == "critical").count();
+        let warning = alerts.iter().filter(|(s, _)| s == "warning").count();
+        assert!(critical == 1 && warning >= 1 && critical + warning == alerts.len(), "twin {twin}: {alerts:?}");
+    }
+}
+
+/// `30s`, `5m`, `4h`, `1d` -> seconds.
+fn seconds(d: &str) -> u64 {
+    let (n, unit) = d.split_at(d.find(|c: char| !c.is_ascii_digit()).unwrap_or(d.len()));
+    let n: u64 = n.parse().unwrap_or_else(|_| panic!("duration {d}"));
+    n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        other => panic!("duration unit {other} in {d}"),
+    }
+}
+
+/// The write-ups' cooldown: no alert is re-sent unchanged within 15 minutes, on any route (a route inherits its
+/// parent's repeat_interval); every severity the rules use has its own route.
+#[test]
+fn alertmanager_never_repeats_an_alert_within_15_minutes_and_routes_every_severity() {
+    let am = yaml("collector-config/alertmanager/alertmanager.yml");
+    fn walk(route: &Yaml, inherited: u64, out: &mut Vec<(String, u64)>) {
+        let repeat = scalar(&route["repeat_interval"]).map_or(inherited, |d| seconds(&d));
+        let matchers = strings(&route["matchers"]).join(",");
+        out.push((matchers, repeat));
+        for child in route["routes"].as_vec().into_iter().flatten() {
+            walk(child, repeat, out);
+        }
+    }
+    let mut routes = Vec::new();
+    // Alertmanager's default repeat_interval is 4h.
+    walk(&am["route"], 4 * 3600, &mut routes);
+    for (matchers, repeat) in &routes {
+        assert!(*repeat >= 15 * 60, "route {{{matchers}}} repeats every {repeat} s, within 15 minutes");
+    }
+    let severities: BTreeSet<String> = rules().into_iter().map(|r| r.severity).collect();
+    for severity in severities {
+        let matcher = format!("severity=\"{severity}\"");
+        assert!(routes.iter().any(|(m, _)| *m == matcher), "no route for {matcher}: {routes:?}");
     }
 }

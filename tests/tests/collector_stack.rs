@@ -109,6 +109,9 @@ fn listening(compose: &Yaml) -> BTreeMap<String, BTreeSet<u16>> {
         } else if name == "prometheus" {
             assert!(!cmd.contains("--web.listen-address"), "update this test for a non-default Prometheus port");
             [9090].into()
+        } else if name == "alertmanager" {
+            assert!(!cmd.contains("--web.listen-address"), "update this test for a non-default Alertmanager port");
+            [9093].into()
         } else if name == "grafana" {
             assert!(!env.contains_key("GF_SERVER_HTTP_PORT"));
             [3000].into()
@@ -184,9 +187,17 @@ fn images_are_pinned_to_the_versions_issue_7_names() {
         .find_map(|l| l.strip_prefix("OTELCOL_VERSION="))
         .expect("tests/stack/versions.env pins OTELCOL_VERSION")
         .trim();
+    // Alertmanager runs the release whose amtool checks its config (tests/stack/validate.sh).
+    let alertmanager = versions
+        .lines()
+        .find_map(|l| l.strip_prefix("ALERTMANAGER_VERSION="))
+        .expect("tests/stack/versions.env pins ALERTMANAGER_VERSION")
+        .trim();
+    let alertmanager = format!("v{alertmanager}");
     let expected = [
         ("otel/opentelemetry-collector-contrib:", otelcol),
         ("prom/prometheus:", "v3."),
+        ("prom/alertmanager:", alertmanager.as_str()),
         ("grafana/tempo:", "3."),
         ("grafana/loki:", "3."),
         ("grafana/grafana:", "13."),
@@ -295,6 +306,15 @@ fn every_host_and_port_agrees_across_compose_and_the_configs() {
             let port = sd["port"].as_i64().unwrap();
             for n in strings(&sd["names"]) {
                 check("prometheus", &format!("{n}:{port}"), &format!("prometheus.yml job {name} (dns)"), &mut problems);
+            }
+        }
+    }
+
+    // Prometheus' Alertmanagers.
+    for am in prom["alerting"]["alertmanagers"].as_vec().into_iter().flatten() {
+        for sc in am["static_configs"].as_vec().into_iter().flatten() {
+            for t in strings(&sc["targets"]) {
+                check("prometheus", &t, "prometheus.yml alerting", &mut problems);
             }
         }
     }
@@ -414,12 +434,16 @@ fn known_compose_keys_only() {
         "mem_limit",
         "cpus",
         "stop_grace_period",
+        "configs",
     ]
     .into();
     for rel in ["docker-compose.yml", "collector-config/docker-compose.aws.yml"] {
         let doc = yaml(rel);
         for key in keys(&doc) {
-            assert!(key == "services" || key == "volumes" || key.starts_with("x-"), "{rel}: top-level {key}");
+            assert!(
+                ["services", "volumes", "configs"].contains(&key.as_str()) || key.starts_with("x-"),
+                "{rel}: top-level {key}"
+            );
         }
         for (name, svc) in services(&doc) {
             for key in keys(svc) {

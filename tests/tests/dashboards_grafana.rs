@@ -1,7 +1,7 @@
 //! The Grafana dashboards (collector-config/grafana/dashboards/*.json) as Grafana 13 loads them from provisioning:
 //! classic dashboard JSON (schemaVersion 41+, no database id), unique uids, panels on the 24-column grid without
 //! overlaps, datasources that the provisioning defines, template variables that exist, PromQL that parses, and the
-//! five dashboards issue 7 asks for with the panels that make them what they are (RED per route with exemplars
+//! five dashboards issue 7 asks for and issue 15's Functions dashboard, with the panels that make them what they are (RED per route with exemplars
 //! linking to Tempo). dashboards_metric_names.rs checks the metric and label names.
 
 mod collector_support;
@@ -72,6 +72,7 @@ fn the_five_dashboards_exist_with_unique_uids() {
         "otelwright-pools",
         "otelwright-caches",
         "otelwright-collector-health",
+        "otelwright-functions",
     ];
     assert_eq!(uids.keys().map(String::as_str).collect::<BTreeSet<_>>(), expected.into_iter().collect());
     let titles: BTreeSet<&str> = dashboards.iter().map(|(_, d)| d["title"].as_str().unwrap()).collect();
@@ -172,6 +173,10 @@ fn each_dashboard_shows_what_its_title_promises() {
             ["db_client_connection_count", "db_client_connection_max", "db_client_connection_wait_time_seconds_bucket"],
         ),
         ("otelwright-caches", ["cache_requests_total", "cache_errors_total", "cache_entry_count"]),
+        (
+            "otelwright-functions",
+            ["function_calls_total", "function_calls_duration_seconds_bucket", "chat_tokens_total"],
+        ),
         (
             "otelwright-collector-health",
             ["otelcol_receiver_refused_spans", "otelcol_exporter_send_failed_spans", "otelcol_exporter_queue_size"],

@@ -49,7 +49,7 @@ const PENDING: [(&str, PromKind, &str, &[&str]); 0] = [];
 const PROMETHEUS_BUILTIN: [&str; 2] = ["up", "target_info"];
 
 /// The OTel metrics the instrumented service must have exported before the catalog is built.
-const EXPECTED_OTEL: [&str; 9] = [
+const EXPECTED_OTEL: [&str; 12] = [
     "http.server.request.duration",
     "http.server.active_requests",
     "http.client.request.duration",
@@ -59,7 +59,17 @@ const EXPECTED_OTEL: [&str; 9] = [
     "db.client.connection.count",
     "system.memory.utilization",
     "process.cpu.utilization",
+    "function.calls",
+    "function.calls.duration",
+    "chat.tokens",
 ];
+
+/// A step measured as an agent's or tool's function is (`function.calls`, `function.calls.duration`, with
+/// `outcome` ok or error), which the function alerts read.
+#[otelwright::measured]
+async fn measured_step(fail: bool) -> Result<(), std::io::Error> {
+    if fail { Err(std::io::Error::other("tool failed")) } else { Ok(()) }
+}
 
 type Channel = otelwright_http::client::HttpClientService<tonic::transport::Channel>;
 
@@ -96,6 +106,9 @@ async fn serve(app: Router) -> SocketAddr {
 }
 
 async fn recommend(State(mut client): State<HealthClient<Channel>>) -> String {
+    // One failing call too (NOT_FOUND): error.type is only recorded on failures, and DependencyFailing reads it.
+    let missing = client.check(HealthCheckRequest { service: "no-such-service".into() }).await;
+    assert!(missing.is_err(), "the health service knows no-such-service");
     let ok = client.check(HealthCheckRequest { service: "recommender".into() }).await.unwrap();
     format!("{:?}", ok.into_inner().status)
 }
@@ -156,6 +169,11 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
     for path in ["/users/1", "/users/2", "/fail", "/recommendations"] {
         client.get(format!("http://{addr}{path}")).send().await.unwrap();
     }
+    for fail in [false, true] {
+        let _ = measured_step(fail).await;
+    }
+    // A record! quantity, as health-agent's chat records it (the Functions dashboard shows chat.tokens).
+    otelwright::record!("chat.tokens", 3_u64, unit = "{token}", direction = "input");
     tokio::time::sleep(Duration::from_millis(150)).await;
     resources.refresh();
 

@@ -178,15 +178,38 @@ impl Webhook {
     /// `(key, status)` of every alert in every notification so far, where the key is `alertname` and also, for
     /// each label, `alertname/label=value` (so a test can ask for one cache or one pool).
     pub fn alerts(&self) -> Vec<(String, String)> {
+        self.alerts_since(0)
+    }
+
+    /// How many notifications arrived so far (for [`Webhook::alerts_since`]).
+    pub fn mark(&self) -> usize {
+        self.bodies.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// As [`Webhook::alerts`], of the notifications after the first `mark`.
+    pub fn alerts_since(&self, mark: usize) -> Vec<(String, String)> {
         let bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
         let mut out = Vec::new();
-        for a in bodies.iter().flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default()) {
+        for a in bodies.iter().skip(mark).flat_map(|b| b["alerts"].as_array().cloned().unwrap_or_default()) {
             let name = a["labels"]["alertname"].as_str().unwrap_or_default().to_owned();
             let status = a["status"].as_str().unwrap_or_default().to_owned();
             for (label, value) in a["labels"].as_object().into_iter().flatten() {
                 out.push((format!("{name}/{label}={}", value.as_str().unwrap_or_default()), status.clone()));
             }
             out.push((name, status));
+        }
+        out
+    }
+
+    /// `(receiver, labels)` of every firing alert in every notification so far.
+    pub fn deliveries(&self) -> Vec<(String, Value)> {
+        let bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = Vec::new();
+        for b in bodies.iter() {
+            let receiver = b["receiver"].as_str().unwrap_or_default().to_owned();
+            for a in b["alerts"].as_array().into_iter().flatten().filter(|a| a["status"] == "firing") {
+                out.push((receiver.clone(), a["labels"].clone()));
+            }
         }
         out
     }
@@ -260,10 +283,52 @@ impl Stack {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
         let mut stack = Stack { ports, webhook, logs, http, dir, procs: Vec::new(), tools, collector_env: Vec::new() };
         stack.start_jaeger().await;
-        stack.start_alertmanager().await;
+        stack.start_alertmanager_with(true).await;
         stack.start_prometheus().await;
         stack.start_collector().await;
         stack
+    }
+
+    /// Alertmanager alone, with the shipped config's own timings (only the receivers point at the webhook), for the
+    /// routing and inhibition test.
+    pub async fn alertmanager_only(tools: Tools) -> Stack {
+        let free = free_port;
+        let ports = Ports {
+            otlp_grpc: free(),
+            otlp_http: free(),
+            collector_health: free(),
+            collector_metrics: free(),
+            prometheus: free(),
+            alertmanager: free(),
+            jaeger_otlp: free(),
+            jaeger_query: free(),
+            jaeger_query_grpc: free(),
+        };
+        let webhook = Webhook::start().await;
+        let logs = otelwright_receiver::Receiver::start().await.expect("log sink starts");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let dir = temp_dir("alertmanager");
+        let mut stack = Stack { ports, webhook, logs, http, dir, procs: Vec::new(), tools, collector_env: Vec::new() };
+        stack.start_alertmanager_with(false).await;
+        stack
+    }
+
+    /// Sends firing alerts to Alertmanager as Prometheus does (`POST /api/v2/alerts`), each a label set.
+    pub async fn post_alerts(&self, alerts: &[Value]) {
+        let url = format!("http://127.0.0.1:{}/api/v2/alerts", self.ports.alertmanager);
+        let body: Vec<Value> = alerts
+            .iter()
+            .map(|labels| json!({"labels": labels, "annotations": {"summary": "posted by stack_e2e"}}))
+            .collect();
+        let r = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_string(&body).unwrap())
+            .send()
+            .await
+            .expect("Alertmanager takes alerts");
+        assert!(r.status().is_success(), "POST /api/v2/alerts: {}", r.status());
     }
 
     fn write(&self, name: &str, v: &Value) -> PathBuf {
@@ -320,13 +385,36 @@ impl Stack {
         self.wait_ready(&url).await;
     }
 
-    /// Alertmanager, single node (`--cluster.listen-address=` turns gossip off), routing everything to the
-    /// test's webhook at once (group_wait 1 s).
-    async fn start_alertmanager(&mut self) {
-        let config = json!({
-            "route": {"receiver": "webhook", "group_by": ["alertname"], "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "webhook", "webhook_configs": [{"url": self.webhook.url, "send_resolved": true}]}]
-        });
+    /// Alertmanager, single node (`--cluster.listen-address=` turns gossip off), with the shipped
+    /// collector-config/alertmanager/alertmanager.yml: its routes, grouping and inhibition rules as they are, every
+    /// receiver's notifiers replaced by one webhook to this test (so the webhook sees which receiver an alert
+    /// reached), and, when `fast`, every route's group_wait and group_interval cut to 1 s (the shipped 10–30 s and
+    /// 5–30 m would hold a second alert of a group back for minutes; the fault test waits 90 s per fault).
+    async fn start_alertmanager_with(&mut self, fast: bool) {
+        let mut config = to_json(&yaml("collector-config/alertmanager/alertmanager.yml"));
+        let receivers: Vec<Value> = config["receivers"]
+            .as_array()
+            .expect("alertmanager.yml has receivers")
+            .iter()
+            .map(|r| json!({"name": r["name"], "webhook_configs": [{"url": self.webhook.url, "send_resolved": true}]}))
+            .collect();
+        config["receivers"] = json!(receivers);
+        // Secrets and templates of the real notifiers are not needed by the webhook.
+        config["global"] = json!({"resolve_timeout": config["global"]["resolve_timeout"]});
+        config.as_object_mut().unwrap().remove("templates");
+        if fast {
+            fn shorten(route: &mut Value) {
+                for key in ["group_wait", "group_interval"] {
+                    if route.get(key).is_some() {
+                        route[key] = json!("1s");
+                    }
+                }
+                for child in route["routes"].as_array_mut().into_iter().flatten() {
+                    shorten(child);
+                }
+            }
+            shorten(&mut config["route"]);
+        }
         let path = self.write("alertmanager.yml", &config);
         std::fs::create_dir_all(self.dir.join("am")).unwrap();
         let args = vec![
@@ -371,6 +459,7 @@ impl Stack {
         let targets = |job: &str| match job {
             "otel-collector" => Some(format!("127.0.0.1:{}", self.ports.collector_metrics)),
             "prometheus" => Some(format!("127.0.0.1:{}", self.ports.prometheus)),
+            "alertmanager" => Some(format!("127.0.0.1:{}", self.ports.alertmanager)),
             _ => None,
         };
         let jobs: Vec<Value> = config["scrape_configs"]
@@ -383,7 +472,7 @@ impl Stack {
                 Some(json!({"job_name": name, "static_configs": [{"targets": [target]}]}))
             })
             .collect();
-        assert_eq!(jobs.len(), 2, "prometheus.yml lost its otel-collector or prometheus job");
+        assert_eq!(jobs.len(), 3, "prometheus.yml lost its otel-collector, prometheus or alertmanager job");
         config["scrape_configs"] = json!(jobs);
         config["alerting"] = json!({"alertmanagers": [{"static_configs": [{"targets": [format!("127.0.0.1:{}", self.ports.alertmanager)]}]}]});
         let path = self.write("prometheus.yml", &config);
@@ -419,6 +508,12 @@ impl Stack {
         let mut old = self.procs.remove(i);
         old.stop();
         self.start_collector_with(overrides).await;
+    }
+
+    /// Stops the collector for good (the gateway-down fault); its log stays in the run's directory.
+    pub fn stop_collector(&mut self) {
+        let i = self.procs.iter().position(|p| p.name == "collector").expect("the collector runs");
+        self.procs.remove(i).stop();
     }
 
     async fn start_collector_with(&mut self, overrides: &[(&'static str, String)]) {
@@ -465,9 +560,15 @@ impl Stack {
     /// Waits until Alertmanager has delivered `key` (see [`Webhook::alerts`]) as firing to the webhook; false when
     /// `within` passes.
     pub async fn wait_alert(&self, key: &str, within: Duration) -> bool {
+        self.wait_alert_since(key, 0, within).await
+    }
+
+    /// As [`Stack::wait_alert`], counting only notifications after [`Webhook::mark`] `mark`: an alert that fired and
+    /// resolved before is notified again when it fires again.
+    pub async fn wait_alert_since(&self, key: &str, mark: usize, within: Duration) -> bool {
         let started = Instant::now();
         while started.elapsed() < within {
-            if self.webhook.alerts().iter().any(|(k, status)| k == key && status == "firing") {
+            if self.webhook.alerts_since(mark).iter().any(|(k, status)| k == key && status == "firing") {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
