@@ -50,6 +50,12 @@ fn ten_second_run_shows_every_signal_from_both_services() {
     for gauge in ["process memory", "pool main", "cache users", "fn chat.count_tokens", "chat.tokens"] {
         assert!(stdout.contains(gauge), "{gauge}: {stdout}");
     }
+    // The load's WebSocket conversations: their upgrade requests in the RED table, and the websocket.server.*
+    // metrics: messages both ways, and back at zero open connections after the clean closes.
+    red_row("health-agent", "GET /api/v1/chat/stream");
+    let ws = stdout.lines().find(|l| l.trim_start().starts_with("websockets ")).expect("the websockets gauge");
+    assert_eq!(number_after(ws, "websockets "), 0, "every conversation closed: {ws}");
+    assert!(number_after(ws, "; ") > 0 && number_after(ws, "in, ") > number_after(ws, "; "), "{ws}");
 
     let carried = stdout.lines().find(|l| l.contains("log records carry a trace id")).expect("correlation line");
     let (n, rest) = carried.split_once(" of ").unwrap();

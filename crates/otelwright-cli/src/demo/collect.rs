@@ -64,6 +64,8 @@ pub(crate) struct Collected {
     pub(crate) logs: VecDeque<ReceivedLog>,
     metrics: BTreeMap<(String, String, String), ReceivedMetric>,
     counts: VecDeque<(Instant, BTreeMap<RouteKey, u64>)>,
+    /// WebSocket messages counted so far, over the same history as `counts`.
+    ws_messages: VecDeque<(Instant, u64)>,
     pub(crate) totals: Totals,
 }
 
@@ -99,6 +101,10 @@ impl Collected {
         self.counts.push_back((now, counts));
         while self.counts.len() > 2 && now.duration_since(self.counts[1].0) >= RATE_WINDOW {
             self.counts.pop_front();
+        }
+        self.ws_messages.push_back((now, report::websocket_messages(&self.metrics())));
+        while self.ws_messages.len() > 2 && now.duration_since(self.ws_messages[1].0) >= RATE_WINDOW {
+            self.ws_messages.pop_front();
         }
     }
 
@@ -142,6 +148,16 @@ impl Collected {
                 (k.clone(), if dt > 0.0 { n.saturating_sub(before) as f64 / dt } else { 0.0 })
             })
             .collect()
+    }
+
+    /// WebSocket messages per second (both directions) over the last ~10 s.
+    pub(crate) fn websocket_message_rate(&self) -> f64 {
+        match (self.ws_messages.front(), self.ws_messages.back()) {
+            (Some((t0, first)), Some((t1, last))) if t1 > t0 => {
+                last.saturating_sub(*first) as f64 / t1.duration_since(*t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
     }
 
     /// Retained traces, oldest first.

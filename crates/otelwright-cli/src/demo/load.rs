@@ -40,6 +40,7 @@ pub(crate) struct LoadStats {
     client_errors: AtomicU64,
     server_errors: AtomicU64,
     failed: AtomicU64,
+    ws_messages: AtomicU64,
 }
 
 /// A copy of [`LoadStats`].
@@ -51,14 +52,16 @@ pub(crate) struct LoadCounts {
     pub(crate) server_errors: u64,
     /// No answer at all (connection refused, timeout).
     pub(crate) failed: u64,
+    /// WebSocket messages sent and received by the conversations.
+    pub(crate) ws_messages: u64,
 }
 
 impl std::fmt::Display for LoadCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} requests (2xx {}, 4xx {}, 5xx {}, no answer {})",
-            self.sent, self.ok, self.client_errors, self.server_errors, self.failed
+            "{} requests (2xx {}, 4xx {}, 5xx {}, no answer {}), {} WebSocket messages",
+            self.sent, self.ok, self.client_errors, self.server_errors, self.failed, self.ws_messages
         )
     }
 }
@@ -72,6 +75,7 @@ impl LoadStats {
             client_errors: get(&self.client_errors),
             server_errors: get(&self.server_errors),
             failed: get(&self.failed),
+            ws_messages: get(&self.ws_messages),
         }
     }
 }
@@ -122,6 +126,56 @@ impl Load {
                 1 => self.client.get(format!("{}/api/v1/users/{user}", self.base)),
                 _ => self.client.get(format!("{}/api/v1/recommendations/{user}", self.base)),
             },
+        }
+    }
+}
+
+/// How many WebSocket conversations the demo holds open beside its requests.
+pub(crate) const CONVERSATIONS: u64 = 2;
+/// Questions per connection before it is closed and opened again (so connection durations get recorded).
+const QUESTIONS_PER_CONNECTION: u64 = 15;
+
+impl Load {
+    /// Holds a conversation open on `/api/v1/chat/stream`: a question a second, each answer read to its `done`
+    /// message; reconnects every [`QUESTIONS_PER_CONNECTION`] questions; closes cleanly when `stop` turns true.
+    pub(crate) async fn converse(&self, id: u64, mut stop: tokio::sync::watch::Receiver<bool>) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let url = format!("{}/api/v1/chat/stream", self.base.replacen("http://", "ws://", 1));
+        let mut asked = 0_u64;
+        while !*stop.borrow() {
+            let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tokio::select! { _ = stop.changed() => {}, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+                continue;
+            };
+            for _ in 0..QUESTIONS_PER_CONNECTION {
+                let question = MESSAGES[((id + asked) % MESSAGES.len() as u64) as usize];
+                asked += 1;
+                if ws.send(Message::text(question)).await.is_err() {
+                    break;
+                }
+                self.stats.ws_messages.fetch_add(1, Ordering::Relaxed);
+                // The answer's chunks, up to and including its `done` message (a stalled service gives up the
+                // connection after 10 s, so the demo's end never waits on it).
+                let answer = async {
+                    while let Some(Ok(message)) = ws.next().await {
+                        self.stats.ws_messages.fetch_add(1, Ordering::Relaxed);
+                        if message.to_text().is_ok_and(|t| t.contains("\"done\":true")) {
+                            return true;
+                        }
+                    }
+                    false
+                };
+                if !tokio::time::timeout(Duration::from_secs(10), answer).await.unwrap_or(false) {
+                    break;
+                }
+                tokio::select! { _ = stop.changed() => break, _ = tokio::time::sleep(Duration::from_secs(1)) => {} }
+            }
+            let _ = ws.close(None).await;
+            // Read up to the server's close reply, so the connection ends as a clean close on both sides.
+            let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = ws.next().await {} })
+                .await;
         }
     }
 }

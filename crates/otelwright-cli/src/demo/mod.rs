@@ -257,6 +257,12 @@ async fn drive(
     };
     tokio::pin!(deadline);
     let mut tasks = tokio::task::JoinSet::new();
+    let (stop_conversations, conversations_stop) = tokio::sync::watch::channel(false);
+    let mut conversations = tokio::task::JoinSet::new();
+    for id in 0..load::CONVERSATIONS {
+        let (load, stop) = (load.clone(), conversations_stop.clone());
+        conversations.spawn(async move { load.converse(id, stop).await });
+    }
     let mut n = 0_u64;
     loop {
         tokio::select! {
@@ -291,5 +297,7 @@ async fn drive(
         }
     }
     stop.trigger();
+    let _ = stop_conversations.send(true);
     while tasks.join_next().await.is_some() {}
+    while conversations.join_next().await.is_some() {}
 }

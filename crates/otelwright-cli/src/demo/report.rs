@@ -152,6 +152,11 @@ fn attr_pairs(p: &HistogramPoint) -> Vec<(String, String)> {
 }
 
 /// The number points of every metric called `name`.
+/// Every WebSocket message the services counted (`websocket.server.messages`, both directions).
+pub(crate) fn websocket_messages(metrics: &[ReceivedMetric]) -> u64 {
+    total(&points(metrics, "websocket.server.messages"))
+}
+
 fn points(metrics: &[ReceivedMetric], name: &str) -> Vec<NumberPoint> {
     metrics.iter().filter(|m| m.name() == name).flat_map(ReceivedMetric::number_points).collect()
 }
@@ -225,6 +230,16 @@ pub(crate) fn gauges(metrics: &[ReceivedMetric]) -> Vec<(String, String)> {
         out.push((
             format!("cache {cache}"),
             format!("hit ratio {ratio:.0} % ({hits} hits, {misses} misses, {n} entries)"),
+        ));
+    }
+
+    let (open, messages) =
+        (points(metrics, "websocket.server.active_connections"), points(metrics, "websocket.server.messages"));
+    if !open.is_empty() || !messages.is_empty() {
+        let by = |direction: &str| total(&having(&messages, "websocket.message.direction", direction));
+        out.push((
+            "websockets".into(),
+            format!("{} open; {} messages in, {} out", total(&open), by("receive"), by("transmit")),
         ));
     }
 

@@ -133,14 +133,20 @@ fn draw(frame: &mut Frame<'_>, shared: &Shared, selected: usize) {
     };
     frame.render_widget(Paragraph::new(trace_text).block(block(" Trace waterfall ")), trace_area);
 
-    let gauges: Vec<Line<'_>> = report::gauges(&metrics)
+    let mut gauges = report::gauges(&metrics);
+    if let Some(i) = gauges.iter().position(|(label, _)| label == "websockets") {
+        gauges.insert(i + 1, ("websocket messages".into(), format!("{:.1}/s", c.websocket_message_rate())));
+    }
+    let gauges: Vec<Line<'_>> = gauges
         .into_iter()
         .map(|(label, value)| {
             Line::from(vec![Span::styled(format!("{label}: "), Style::new().fg(Color::Cyan)), Span::raw(value)])
         })
         .collect();
     frame.render_widget(
-        Paragraph::new(gauges).wrap(ratatui::widgets::Wrap { trim: true }).block(block(" Resources, pools, caches ")),
+        Paragraph::new(gauges)
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .block(block(" Resources, pools, caches, websockets ")),
         gauge_area,
     );
 

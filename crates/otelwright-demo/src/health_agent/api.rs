@@ -1,4 +1,5 @@
-//! The API routes: `POST /api/v1/chat`, `GET /api/v1/users/{id}` and `GET /api/v1/recommendations/{id}`.
+//! The API routes: `POST /api/v1/chat`, `GET /api/v1/chat/stream` (WebSocket), `GET /api/v1/users/{id}` and
+//! `GET /api/v1/recommendations/{id}`.
 //!
 //! A chat message is validated (422 with the field and the reason otherwise), its user's profile is read
 //! through the cache, its tokens are counted, it is stored, and the recommender is asked for suggestions over
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use otelwright::http::client::HttpClientService;
+use otelwright::http::ws::{Message, WebSocket, WebSocketUpgrade};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -36,6 +38,7 @@ pub(crate) struct App {
 pub(crate) fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/api/v1/chat", post(chat))
+        .route("/api/v1/chat/stream", get(chat_stream))
         .route("/api/v1/users/{id}", get(user))
         .route("/api/v1/recommendations/{id}", get(recommendations))
         .with_state(app)
@@ -184,6 +187,48 @@ async fn chat(
     otelwright::record!("chat.tokens", output_tokens as u64, unit = "{token}", direction = "output");
     tracing::info!(conversation_id, input_tokens, output_tokens, topic = %topic, "chat answered");
     Ok(Json(ChatReply { conversation_id, reply, input_tokens, output_tokens, suggestions }))
+}
+
+/// `GET /api/v1/chat/stream`: a WebSocket held for a whole conversation. Each text message is a question; the
+/// answer streams back in chunks of a few words, then `{"done":true,"chunks":n}`. The connection is one span from
+/// upgrade to close and counts in the `websocket.server.*` metrics (otelwright-http's `ws` module).
+async fn chat_stream(ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(stream_replies)
+}
+
+async fn stream_replies(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let question = match message {
+            Message::Text(text) => text,
+            Message::Close(_) => return,
+            _ => continue,
+        };
+        let reply = stream_reply(question.as_str());
+        let words: Vec<&str> = reply.split_whitespace().collect();
+        let chunks: Vec<String> = words.chunks(3).map(|c| c.join(" ")).collect();
+        otelwright::record!("chat.tokens", count_tokens(&reply) as u64, unit = "{token}", direction = "output");
+        for chunk in &chunks {
+            // A model produces its answer a few tokens at a time.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if socket.send(Message::Text(chunk.as_str().into())).await.is_err() {
+                return;
+            }
+        }
+        let done = json!({ "done": true, "chunks": chunks.len() }).to_string();
+        if socket.send(Message::Text(done.into())).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The streamed answer to `question` (the demo has no model: a fixed answer that names the question).
+fn stream_reply(question: &str) -> String {
+    let question: String = question.chars().take(200).collect();
+    format!(
+        "You asked: {}. Small steady habits beat big plans: sleep at the same hour, walk after meals, \
+         and drink water before coffee.",
+        question.trim()
+    )
 }
 
 async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Profile>, ApiError> {
