@@ -49,7 +49,7 @@ const PENDING: [(&str, PromKind, &str, &[&str]); 0] = [];
 const PROMETHEUS_BUILTIN: [&str; 2] = ["up", "target_info"];
 
 /// The OTel metrics the instrumented service must have exported before the catalog is built.
-const EXPECTED_OTEL: [&str; 12] = [
+const EXPECTED_OTEL: [&str; 15] = [
     "http.server.request.duration",
     "http.server.active_requests",
     "http.client.request.duration",
@@ -62,7 +62,21 @@ const EXPECTED_OTEL: [&str; 12] = [
     "function.calls",
     "function.calls.duration",
     "chat.tokens",
+    "websocket.server.active_connections",
+    "websocket.server.messages",
+    "websocket.server.connection.duration",
 ];
+
+/// Echoes text messages until the client closes.
+async fn echo(mut socket: otelwright_http::ws::WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        if let otelwright_http::ws::Message::Text(text) = message
+            && socket.send(otelwright_http::ws::Message::Text(text)).await.is_err()
+        {
+            return;
+        }
+    }
+}
 
 /// A step measured as an agent's or tool's function is (`function.calls`, `function.calls.duration`, with
 /// `outcome` ok or error), which the function alerts read.
@@ -162,6 +176,7 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
         .route("/users/{id}", get(|| async { "ada" }))
         .route("/fail", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
         .route("/recommendations", get(recommend))
+        .route("/ws", get(|ws: otelwright_http::ws::WebSocketUpgrade| async move { ws.on_upgrade(echo) }))
         .with_state(HealthClient::new(channel))
         .layer(HttpServerLayer::new());
     let addr = serve(app).await;
@@ -171,6 +186,15 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
     }
     for fail in [false, true] {
         let _ = measured_step(fail).await;
+    }
+    // A WebSocket connection, opened, used both ways and closed (the service dashboard's WebSocket row).
+    {
+        use futures_util::{SinkExt, StreamExt};
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::text("ping")).await.unwrap();
+        assert!(ws.next().await.is_some_and(|m| m.is_ok_and(|m| m.is_text())), "the echo");
+        ws.close(None).await.unwrap();
+        while let Some(Ok(_)) = ws.next().await {}
     }
     // A record! quantity, as health-agent's chat records it (the Functions dashboard shows chat.tokens).
     otelwright::record!("chat.tokens", 3_u64, unit = "{token}", direction = "input");

@@ -411,6 +411,41 @@ async fn drive(base: String, sent: Sent, stop: Arc<AtomicBool>) {
     while tasks.join_next().await.is_some() {}
 }
 
+/// Holds a WebSocket conversation on health-agent's `/api/v1/chat/stream` (the service dashboard's WebSocket row):
+/// a question every 500 ms, each answer read to its `done` message, a new connection every 5 questions so that
+/// connection durations are recorded, until `stop` is set.
+async fn converse(base: String, stop: Arc<AtomicBool>) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let url = format!("{}/api/v1/chat/stream", base.replacen("http://", "ws://", 1));
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        for _ in 0..5 {
+            if stop.load(Ordering::SeqCst) || ws.send(Message::text("How can I sleep better?")).await.is_err() {
+                break;
+            }
+            let answer = async {
+                while let Some(Ok(m)) = ws.next().await {
+                    if m.to_text().is_ok_and(|t| t.contains("\"done\":true")) {
+                        return true;
+                    }
+                }
+                false
+            };
+            if !tokio::time::timeout(Duration::from_secs(10), answer).await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let _ = ws.close(None).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = ws.next().await {} }).await;
+    }
+}
+
 /// A well-mixed 64-bit value (splitmix64) so trace ids spread over the probabilistic sampler's hash space.
 fn rand_u64(n: u64) -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
@@ -774,6 +809,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     let sent: Sent = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(drive(services.agent.base_url(), sent.clone(), stop.clone()));
+    let conversation = tokio::spawn(converse(services.agent.base_url(), stop.clone()));
 
     let mut problems = Vec::new();
     dashboards_return_data(&stack, &mut problems).await;
@@ -786,6 +822,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
 
     stop.store(true, Ordering::SeqCst);
     load.await.unwrap();
+    conversation.await.unwrap();
     services.stop().await;
     assert!(
         problems.is_empty(),
