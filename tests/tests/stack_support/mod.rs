@@ -601,10 +601,9 @@ impl Stack {
         self.procs.iter().find(|p| p.name == name).map(Proc::tail).unwrap_or_default()
     }
 
-    /// An instant PromQL query against the real Prometheus; the `data.result` array, or the error text.
-    pub async fn query(&self, promql: &str) -> Result<Vec<Value>, String> {
-        let url = format!("http://127.0.0.1:{}/api/v1/query", self.ports.prometheus);
-        let body = format!("query={}", percent_encode(promql));
+    /// A POST to Prometheus' HTTP API at `path` with a form `body`: the `data` of a `"success"` answer, or why not.
+    async fn prometheus_api(&self, path: &str, body: String) -> Result<Value, String> {
+        let url = format!("http://127.0.0.1:{}{path}", self.ports.prometheus);
         let response = self
             .http
             .post(url)
@@ -614,32 +613,25 @@ impl Stack {
             .await
             .map_err(|e| e.to_string())?;
         let text = response.text().await.map_err(|e| e.to_string())?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
+        let mut v: Value = serde_json::from_str(&text).map_err(|e| format!("{e}: {text}"))?;
         if v["status"] != "success" {
             return Err(format!("{}: {}", v["errorType"], v["error"]));
         }
-        Ok(v["data"]["result"].as_array().cloned().unwrap_or_default())
+        Ok(v["data"].take())
+    }
+
+    /// An instant PromQL query against the real Prometheus; the `data.result` array, or the error text.
+    pub async fn query(&self, promql: &str) -> Result<Vec<Value>, String> {
+        let data = self.prometheus_api("/api/v1/query", format!("query={}", percent_encode(promql))).await?;
+        Ok(data["result"].as_array().cloned().unwrap_or_default())
     }
 
     /// Exemplars of the series `promql` selects between `start` and `end` (Unix seconds), as
     /// `(trace_id, timestamp)` from `GET /api/v1/query_exemplars`.
     pub async fn exemplars(&self, promql: &str, start: f64, end: f64) -> Result<Vec<(String, f64)>, String> {
-        let url = format!("http://127.0.0.1:{}/api/v1/query_exemplars", self.ports.prometheus);
         let body = format!("query={}&start={start}&end={end}", percent_encode(promql));
-        let response = self
-            .http
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let v: Value =
-            serde_json::from_str(&response.text().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-        if v["status"] != "success" {
-            return Err(format!("{}: {}", v["errorType"], v["error"]));
-        }
-        Ok(v["data"]
+        let data = self.prometheus_api("/api/v1/query_exemplars", body).await?;
+        Ok(data
             .as_array()
             .into_iter()
             .flatten()
