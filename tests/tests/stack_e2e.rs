@@ -28,8 +28,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use collector_support::{files_under, is_ci, read, yaml};
+use otelwright::health::HealthReaders;
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
-use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders};
+use otelwright_demo::health_agent::{self, HealthAgentConfig};
 use otelwright_demo::recommender;
 use serde_json::Value;
 use stack_support::{Stack, Tools, to_json, trace_services};
@@ -303,16 +304,16 @@ async fn start_services(stack: &Stack) -> Option<Services> {
         addr: ([127, 0, 0, 1], 0).into(),
         database_url: Some(proxied_url),
         redis_url: Some(redis_url),
-        resource_refresh: Duration::from_secs(1),
-        readers: HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_secs(1)),
-        slow_request_threshold: Some(Duration::from_millis(200)),
         ..HealthAgentConfig::default()
     };
     let recommender_telemetry = otelwright::build(pipeline("recommender", &endpoint)).unwrap();
     // A host.name of its own, told apart from the gateway's (same machine here): audit F5 says the gateway's
     // resource_detection stamps its host on every service; with override: false it must keep this one.
-    let agent_pipeline = pipeline("health-agent", &endpoint).resource_attribute("host.name", AGENT_HOST);
-    let agent_telemetry = otelwright::build(config.telemetry_config(agent_pipeline)).unwrap();
+    let agent_pipeline = pipeline("health-agent", &endpoint)
+        .resource_attribute("host.name", AGENT_HOST)
+        .health_readers(HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_secs(1)))
+        .slow_request_threshold(Some(Duration::from_millis(200)));
+    let agent_telemetry = otelwright::build(agent_pipeline).unwrap();
     otelwright::measure::set_global_meter_provider(agent_telemetry.meter_provider().unwrap().clone());
     let recommender = recommender::serve(([127, 0, 0, 1], 0).into(), &recommender_telemetry).await.unwrap();
     let dir = stack.dir.join("health-agent");

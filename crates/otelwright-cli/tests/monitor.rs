@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, RunningAgent};
 use otelwright_demo::recommender;
+use otelwright_health::HealthReaders;
 
 struct Agent {
     agent: RunningAgent,
@@ -19,18 +20,17 @@ struct Agent {
 }
 
 async fn agent(name: &str) -> Agent {
-    let config = HealthAgentConfig {
-        addr: ([127, 0, 0, 1], 0).into(),
-        resource_refresh: Duration::from_millis(200),
-        readers: HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_millis(200)),
-        ..HealthAgentConfig::default()
-    };
+    let config = HealthAgentConfig { addr: ([127, 0, 0, 1], 0).into(), ..HealthAgentConfig::default() };
     // No exporter: the meter provider exists only for the health readers.
-    let mut otel = otelwright::Config::default().log_format(otelwright::LogFormat::Off);
+    // The resources are sampled at the metric interval.
+    let mut otel = otelwright::Config::default()
+        .log_format(otelwright::LogFormat::Off)
+        .metric_interval(Duration::from_millis(200))
+        .health_readers(HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_millis(200)));
     for signal in [otelwright::Signal::Traces, otelwright::Signal::Metrics, otelwright::Signal::Logs] {
         otel = otel.exporters(signal, []);
     }
-    let telemetry = otelwright::build(config.telemetry_config(otel)).unwrap();
+    let telemetry = otelwright::build(otel).unwrap();
     let recommender = recommender::serve(([127, 0, 0, 1], 0).into(), &telemetry).await.unwrap();
     let dir = std::env::temp_dir().join(format!("otelwright-monitor-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -2,11 +2,11 @@
 //! `proto/recommender.proto`) that health-agent calls once per chat message. The proto is compiled by protox in
 //! this crate's `build.rs`, so building needs no system `protoc`. The `recommender` example is its binary.
 //!
-//! Telemetry: [`HttpServerLayer`] makes every call a SERVER span named after the RPC, with the RPC conventions
+//! Telemetry: [`HttpServerLayer`](otelwright::http::HttpServerLayer) (from `Telemetry::server_layer`) makes every call a SERVER span named after the RPC, with the RPC conventions
 //! (status from the trailers) and `rpc.server.call.duration`; the handler's `rank` span and its log lines are
 //! children of it. The library takes the [`otelwright::Telemetry`] to use, so a binary passes what
 //! `otelwright::init` returned and a host running several services in one process passes each its own
-//! `otelwright::build` pipeline ([`DispatchLayer`]).
+//! `otelwright::build` pipeline ([`DispatchLayer`](otelwright::http::DispatchLayer)).
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -27,7 +27,6 @@ pub mod pb {
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use otelwright::http::{DispatchLayer, HttpServerLayer};
 use pb::recommender_server::{Recommender, RecommenderServer};
 use pb::{RecommendRequest, RecommendResponse, Suggestion};
 use tonic::{Request, Response, Status};
@@ -137,16 +136,10 @@ impl Running {
 pub async fn serve(addr: SocketAddr, telemetry: &otelwright::Telemetry) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let mut layer = HttpServerLayer::builder()
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otelwright::Config::from_env()));
-    if let Some(provider) = telemetry.tracer_provider() {
-        layer = layer.tracer_provider(provider);
-    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .layer(DispatchLayer::new(telemetry.dispatch().clone()))
-        .layer(layer.build())
+        .layer(telemetry.dispatch_layer())
+        .layer(telemetry.server_layer())
         .add_service(RecommenderServer::new(Recommendations))
         .serve_with_incoming_shutdown(tonic::transport::server::TcpIncoming::from(listener), async {
             let _ = stopped.await;

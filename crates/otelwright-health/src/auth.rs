@@ -10,19 +10,15 @@ use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 
-/// The environment variable read when the builder sets no token.
-pub const TOKEN_ENV: &str = "OTELWRIGHT_METRICS_TOKEN";
-
-/// Where the token comes from.
+/// The token the builder was given, if any (the environment is read by `otelwright::Config`, which passes
+/// `OTELWRIGHT_METRICS_TOKEN` through `otelwright::Telemetry::health`).
 #[derive(Debug, Clone, Default)]
 pub(crate) enum TokenSetting {
-    /// `OTELWRIGHT_METRICS_TOKEN`, if set.
+    /// No token: the endpoints are open.
     #[default]
-    FromEnv,
+    Disabled,
     /// Set by the builder.
     Value(String),
-    /// No token, even if the variable is set.
-    Disabled,
 }
 
 impl TokenSetting {
@@ -30,14 +26,6 @@ impl TokenSetting {
         match self {
             TokenSetting::Value(v) => Token::new(v, "the builder"),
             TokenSetting::Disabled => None,
-            TokenSetting::FromEnv => match std::env::var(TOKEN_ENV) {
-                Ok(v) => Token::new(&v, TOKEN_ENV),
-                Err(std::env::VarError::NotPresent) => None,
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    tracing::warn!("{TOKEN_ENV} is not valid UTF-8; the metrics endpoints stay unprotected");
-                    None
-                }
-            },
         }
     }
 }

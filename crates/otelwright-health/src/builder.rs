@@ -166,14 +166,14 @@ impl HealthBuilder {
     }
 
     /// Requires `Authorization: Bearer <token>` on `/api/v1/metrics` and `/metrics`, and for the per-check
-    /// details of `/health/ready`. Without this call, `OTELWRIGHT_METRICS_TOKEN` is read at
-    /// [`build`](HealthBuilder::build); an empty token is ignored with a warning.
+    /// details of `/health/ready` (`otelwright::Telemetry::health` passes `OTELWRIGHT_METRICS_TOKEN`); an empty
+    /// token is ignored with a warning.
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = TokenSetting::Value(token.into());
         self
     }
 
-    /// No token, even when `OTELWRIGHT_METRICS_TOKEN` is set.
+    /// No token (the default): the endpoints are open.
     pub fn without_token(mut self) -> Self {
         self.token = TokenSetting::Disabled;
         self

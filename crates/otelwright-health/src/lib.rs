@@ -45,7 +45,6 @@ mod router;
 mod snapshot;
 pub mod window;
 
-pub use auth::TOKEN_ENV;
 pub use builder::{DEFAULT_CACHE_TTL, DEFAULT_CHECK_TIMEOUT, HealthBuilder};
 pub use check::{
     Check, CheckError, CheckFuture, CheckResult, DEFAULT_MIN_FREE_BYTES, DatabaseCheck, DiskSpaceCheck, ReadyReport,
@@ -108,8 +107,7 @@ impl std::fmt::Debug for Health {
 }
 
 impl Health {
-    /// A builder with no checks, no sources, 5 s check timeouts, 1 s caches and the token from
-    /// `OTELWRIGHT_METRICS_TOKEN`.
+    /// A builder with no checks, no sources, 5 s check timeouts, 1 s caches and no token.
     pub fn builder() -> HealthBuilder {
         HealthBuilder::default()
     }

@@ -52,7 +52,8 @@ pub use resource::{ResourceConfig, ResourceError, ResourceMeter, ResourceSnapsho
 pub use session::{SessionGuard, SessionMeter};
 pub use source::SourceError;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::InstrumentationScope;
+use opentelemetry::metrics::{Meter, MeterProvider};
 use serde::Serialize;
 
 /// The three meter sets of a service in one value: what an init function builds and a health endpoint reads.
@@ -81,7 +82,18 @@ impl Meters {
         Ok(self)
     }
 
-    /// Registers every set's instruments on `meter`. Call once per meter.
+    /// Registers every set's instruments on a meter of `provider`, scoped `otelwright-meters` with this crate's
+    /// version. Call once per provider. Pools and caches added later are observed too.
+    pub fn register<P: MeterProvider + ?Sized>(&self, provider: &P) {
+        let scope = InstrumentationScope::builder("otelwright-meters")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .with_schema_url("https://opentelemetry.io/schemas/1.37.0")
+            .build();
+        self.register_instruments(&provider.meter_with_scope(scope));
+    }
+
+    /// Registers every set's instruments on `meter` (prefer [`Meters::register`], which names the scope). Call
+    /// once per meter.
     pub fn register_instruments(&self, meter: &Meter) {
         #[cfg(feature = "resources")]
         if let Some(r) = &self.resources {

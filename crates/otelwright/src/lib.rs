@@ -36,8 +36,12 @@ pub use config::{
     Propagator, Protocol, ResolvedOtlp, Sampler, Signal, Temporality, TlsFiles,
 };
 pub use error::Error;
+#[cfg(feature = "health")]
+pub use otelwright_health as health;
 #[cfg(feature = "http")]
 pub use otelwright_http as http;
+#[cfg(feature = "meters")]
+pub use otelwright_meters as meters;
 pub use selfobs::{ExportStats, SignalCounts};
 pub use shutdown::ShutdownReport;
 pub use telemetry::Telemetry;
@@ -62,15 +66,8 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
     if tracing::dispatcher::has_been_set() {
         return Err(Error::SubscriberAlreadySet);
     }
-    let (telemetry, warnings) = assemble(&config, true)?;
-    opentelemetry::global::set_text_map_propagator(propagation::composite(&config.propagators));
-    if let Some(p) = telemetry.tracer_provider() {
-        opentelemetry::global::set_tracer_provider(p.clone());
-    }
-    if let Some(p) = telemetry.meter_provider() {
-        opentelemetry::global::set_meter_provider(p.clone());
-        measure::global_meter_provider_changed();
-    }
+    let (mut telemetry, warnings) = assemble(&config)?;
+    telemetry.install_global_providers();
     if tracing::dispatcher::set_global_default(telemetry.dispatch().clone()).is_err() {
         return Err(Error::SubscriberAlreadySet);
     }
@@ -82,7 +79,7 @@ pub fn init(config: Config) -> Result<Telemetry, Error> {
 /// `tracing::dispatcher::with_default` and [`Telemetry::meter`]. For tests and for hosts that manage their own
 /// subscriber. Configuration warnings are logged through the returned dispatch.
 pub fn build(config: Config) -> Result<Telemetry, Error> {
-    let (telemetry, warnings) = assemble(&config, false)?;
+    let (telemetry, warnings) = assemble(&config)?;
     tracing::dispatcher::with_default(telemetry.dispatch(), || log_warnings(&config, &warnings));
     Ok(telemetry)
 }
@@ -95,12 +92,19 @@ pub fn propagator(
 }
 
 /// The telemetry, and the warnings found while building it (beyond those the configuration found reading).
-fn assemble(config: &Config, global: bool) -> Result<(Telemetry, Vec<ConfigWarning>), Error> {
+fn assemble(config: &Config) -> Result<(Telemetry, Vec<ConfigWarning>), Error> {
     let resource = resource::build(config);
+    // The health endpoints' readers go on the meter provider as it is built.
+    #[cfg(feature = "health")]
+    let config = &match &config.health_readers {
+        Some(readers) => config.clone().meter_provider_hook(readers.hook()),
+        None => config.clone(),
+    };
     let mut providers = pipeline::build(config, &resource)?;
     let warnings = std::mem::take(&mut providers.warnings);
     let dispatch = subscriber::build(config, &providers, std::io::stdout);
-    Ok((Telemetry::new(providers, dispatch, resource, config.shutdown_timeout, global), warnings))
+    let telemetry = Telemetry::new(providers, dispatch, resource, config.clone());
+    Ok((telemetry, warnings))
 }
 
 fn log_warnings(config: &Config, found_building: &[ConfigWarning]) {

@@ -9,9 +9,9 @@ use otelwright_demo::health_agent;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = health_agent::HealthAgentConfig::from_env()?;
-    // The health readers (request percentiles, /metrics) go on the meter provider as it is built.
+    // `metrics_endpoints`: the request percentiles of /api/v1/metrics and the Prometheus /metrics.
     let otel = otelwright::Config::from_env().service_name("health-agent").service_version(env!("CARGO_PKG_VERSION"));
-    let telemetry = otelwright::init(config.telemetry_config(otel))?;
+    let telemetry = otelwright::init(otel.metrics_endpoints(true))?;
     let agent = health_agent::run(config, &telemetry).await?;
     stopped().await;
     tracing::info!("shutting down");

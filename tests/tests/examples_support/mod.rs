@@ -10,8 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use otelwright::health::HealthReaders;
 use otelwright::{Config, Telemetry};
-use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders, RunningAgent};
+use otelwright_demo::health_agent::{self, HealthAgentConfig, RunningAgent};
 use otelwright_demo::recommender;
 use otelwright_receiver::{ReceivedMetric, ReceivedSpan, Receiver};
 
@@ -39,16 +40,11 @@ fn pipeline(service: &str, receiver: &Receiver) -> Config {
 /// Starts the receiver, recommender and health-agent (SQLite and moka unless URLs are given).
 pub async fn start(name: &str, database_url: Option<String>, redis_url: Option<String>) -> Stack {
     let receiver = Receiver::start().await.expect("receiver starts");
-    let config = HealthAgentConfig {
-        addr: ([127, 0, 0, 1], 0).into(),
-        database_url,
-        redis_url,
-        resource_refresh: Duration::from_millis(500),
-        readers: HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_millis(500)),
-        ..HealthAgentConfig::default()
-    };
+    let config =
+        HealthAgentConfig { addr: ([127, 0, 0, 1], 0).into(), database_url, redis_url, ..HealthAgentConfig::default() };
     let recommender_telemetry = otelwright::build(pipeline("recommender", &receiver)).unwrap();
-    let agent_telemetry = otelwright::build(config.telemetry_config(pipeline("health-agent", &receiver))).unwrap();
+    let readers = HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_millis(500));
+    let agent_telemetry = otelwright::build(pipeline("health-agent", &receiver).health_readers(readers)).unwrap();
     // `#[otelwright::measured]` records through the global meter provider (one test per binary sets it).
     otelwright::measure::set_global_meter_provider(agent_telemetry.meter_provider().unwrap().clone());
     let recommender = recommender::serve(([127, 0, 0, 1], 0).into(), &recommender_telemetry).await.unwrap();

@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
-use otelwright_demo::health_agent::{self, HealthAgentConfig, HealthReaders};
+use otelwright_demo::health_agent::{self, HealthAgentConfig};
 use otelwright_demo::recommender;
+use otelwright_health::HealthReaders;
 use otelwright_receiver::Receiver;
 
 use self::collect::Collected;
@@ -127,13 +128,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         addr: ([127, 0, 0, 1], 0).into(),
         database_url: args.database_url.clone(),
         redis_url: args.redis_url.clone(),
-        resource_refresh: Duration::from_secs(1),
-        readers: HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_secs(1)),
-        slow_request_threshold: Some(Duration::from_millis(200)),
         ..HealthAgentConfig::default()
     };
     let recommender_telemetry = build("recommender", pipeline("recommender", &args, receiver.as_ref())?)?;
-    let agent_pipeline = config.telemetry_config(pipeline("health-agent", &args, receiver.as_ref())?);
+    let agent_pipeline = pipeline("health-agent", &args, receiver.as_ref())?
+        .health_readers(HealthReaders::new().request_window(Duration::from_secs(60), Duration::from_secs(1)))
+        .slow_request_threshold(Some(Duration::from_millis(200)));
     let agent_telemetry = build("health-agent", agent_pipeline)?;
     if let Some(p) = agent_telemetry.meter_provider() {
         otelwright::measure::set_global_meter_provider(p.clone());

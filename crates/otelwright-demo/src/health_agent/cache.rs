@@ -13,9 +13,9 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use otelwright_meters::cache::moka::MeteredFutureCache;
-use otelwright_meters::cache::redis::RedisCacheStats;
-use otelwright_meters::{CacheMeter, CacheMeters};
+use otelwright::meters::cache::moka::MeteredFutureCache;
+use otelwright::meters::cache::redis::RedisCacheStats;
+use otelwright::meters::{CacheMeter, CacheMeters};
 use redis::aio::MultiplexedConnection;
 use tracing::Instrument as _;
 

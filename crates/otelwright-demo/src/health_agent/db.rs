@@ -11,8 +11,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use otelwright_meters::pool::sqlx::SqlxPool;
-use otelwright_meters::{InUse, PoolHandle, PoolMeter};
+use otelwright::meters::pool::sqlx::SqlxPool;
+use otelwright::meters::{InUse, PoolHandle, PoolMeter};
 use sqlx::any::{Any, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
 use tracing::Instrument as _;

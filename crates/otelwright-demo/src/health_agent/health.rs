@@ -3,8 +3,8 @@
 //! (Prometheus), and `/health` (the readiness status alone, for docker-compose's probe).
 //!
 //! The snapshot's request percentiles and the Prometheus exposition come from metric readers on the service's
-//! own meter provider ([`HealthReaders`], installed through `otelwright::Config::meter_provider_hook`, see
-//! [`super::HealthAgentConfig::telemetry_config`]): they read the same instruments the OTLP export does.
+//! own meter provider (`otelwright::Config::metrics_endpoints`, or `health_readers` for another window): they read
+//! the same instruments the OTLP export does.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,22 +12,17 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use otelwright_health::{Health, HealthReaders};
-use otelwright_meters::Meters;
+use otelwright::health::HealthBuilder;
 
 use super::cache::Profiles;
 
 /// Paths without spans or request metrics: the probes, the scrape and the snapshot a monitor polls.
 pub(crate) const UNTRACED: [&str; 3] = ["/health", "/metrics", "/api/v1/metrics"];
 
-/// The endpoints over `meters` and `readers`, checking the `main` pool, the disk under `data_dir` and Redis.
-pub(crate) fn router(meters: &Meters, readers: &HealthReaders, profiles: &Profiles, data_dir: &Path) -> Router {
-    let mut builder = Health::builder()
-        .meters(meters)
-        .readers(readers)
-        .database_check("main")
-        .disk_space_check(data_dir)
-        .check_timeout(Duration::from_secs(2));
+/// The endpoints of `builder` (the telemetry's, over its meters), checking the `main` pool, the disk under
+/// `data_dir` and Redis.
+pub(crate) fn router(builder: HealthBuilder, profiles: &Profiles, data_dir: &Path) -> Router {
+    let mut builder = builder.database_check("main").disk_space_check(data_dir).check_timeout(Duration::from_secs(2));
     if let Some(redis) = profiles.redis_stats() {
         builder = builder.check("cache:redis", move || {
             let redis = redis.clone();

@@ -32,13 +32,10 @@ use std::time::Duration;
 
 use crate::recommender::pb::recommender_client::RecommenderClient;
 use anyhow::Context as _;
-use otelwright::http::{DispatchLayer, HttpClientLayer, HttpServerLayer};
-use otelwright_meters::{Meters, ResourceConfig};
+use otelwright::meters::Meters;
 use tracing::instrument::WithSubscriber as _;
 
 pub use db::Profile;
-/// The type of [`HealthAgentConfig::readers`], re-exported for hosts that build the config.
-pub use otelwright_health::HealthReaders;
 
 /// The default HTTP port, as docker-compose.yml expects it.
 pub const DEFAULT_PORT: u16 = 8000;
@@ -56,14 +53,6 @@ pub struct HealthAgentConfig {
     pub redis_url: Option<String>,
     /// The recommender (`RECOMMENDER_URL`, default `http://127.0.0.1:50051`).
     pub recommender_url: String,
-    /// How often process and system resources are sampled (default 10 s).
-    pub resource_refresh: Duration,
-    /// The metric readers behind `/api/v1/metrics`'s request percentiles and `/metrics` (default: a 60 s window
-    /// collected every 5 s). They must be on the telemetry's meter provider: build the telemetry from
-    /// [`HealthAgentConfig::telemetry_config`].
-    pub readers: HealthReaders,
-    /// Log `slow request` above this (default: the layer's, 3 s or `OTELWRIGHT_SLOW_REQUEST_MS`).
-    pub slow_request_threshold: Option<Duration>,
 }
 
 impl Default for HealthAgentConfig {
@@ -74,9 +63,6 @@ impl Default for HealthAgentConfig {
             data_dir: PathBuf::from("."),
             redis_url: None,
             recommender_url: format!("http://127.0.0.1:{}", crate::recommender::DEFAULT_PORT),
-            resource_refresh: Duration::from_secs(10),
-            readers: HealthReaders::new(),
-            slow_request_threshold: None,
         }
     }
 }
@@ -99,21 +85,6 @@ impl HealthAgentConfig {
             config.data_dir = dir.into();
         }
         Ok(config)
-    }
-
-    /// `base` with what health-agent needs on the meter provider: [`HealthAgentConfig::readers`].
-    ///
-    /// ```no_run
-    /// # async fn run() -> anyhow::Result<()> {
-    /// use otelwright_demo::health_agent;
-    /// let config = health_agent::HealthAgentConfig::from_env()?;
-    /// let telemetry = otelwright::init(config.telemetry_config(otelwright::Config::from_env()))?;
-    /// let agent = health_agent::run(config, &telemetry).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn telemetry_config(&self, base: otelwright::Config) -> otelwright::Config {
-        let readers = self.readers.clone();
-        base.meter_provider_hook(move |builder| readers.install(builder))
     }
 }
 
@@ -170,48 +141,27 @@ pub async fn run(config: HealthAgentConfig, telemetry: &otelwright::Telemetry) -
 }
 
 async fn start(config: HealthAgentConfig, telemetry: &otelwright::Telemetry) -> anyhow::Result<RunningAgent> {
-    let meters = Meters::new()
-        .with_resources(ResourceConfig::default().refresh_interval(config.resource_refresh))
-        .context("starting the resource sampler")?;
-    meters.register_instruments(&telemetry.meter("otelwright-meters"));
+    let meters = telemetry.meters().context("starting the resource sampler")?;
     let database_url = config
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", config.data_dir.join("health-agent.db").display()));
     let db = db::Db::connect(&database_url, &meters.pools).await?;
     let profiles = cache::Profiles::connect(config.redis_url.as_deref(), &meters.caches).await?;
-    let health = health::router(&meters, &config.readers, &profiles, &config.data_dir);
+    let health = health::router(telemetry.health(&meters), &profiles, &config.data_dir);
 
-    // OTEL_PROPAGATORS (default tracecontext,baggage); the global propagator may not be set in-process.
-    let otel_config = otelwright::Config::from_env();
     let channel = tonic::transport::Endpoint::from_shared(config.recommender_url.clone())
         .with_context(|| format!("RECOMMENDER_URL {:?}", config.recommender_url))?
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))
         .connect_lazy();
-    let mut client_layer = HttpClientLayer::builder()
-        .target(&config.recommender_url)
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otel_config));
-    let mut server_layer = HttpServerLayer::builder()
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otel_config))
-        .exclude_paths(health::UNTRACED);
-    if let Some(provider) = telemetry.tracer_provider() {
-        client_layer = client_layer.tracer_provider(provider);
-        server_layer = server_layer.tracer_provider(provider);
-    }
-    if let Some(threshold) = config.slow_request_threshold {
-        server_layer = server_layer.slow_request_threshold(Some(threshold));
-    }
-    let recommender = RecommenderClient::new(tower_layer::Layer::layer(&client_layer.build(), channel));
+    let client_layer = telemetry.client_layer_builder().target(&config.recommender_url).build();
+    let recommender = RecommenderClient::new(tower_layer::Layer::layer(&client_layer, channel));
+    let server_layer = telemetry.server_layer_builder().exclude_paths(health::UNTRACED).build();
 
     let backends = (db.system(), profiles.backend());
     let app = Arc::new(api::App { db: db.clone(), profiles, recommender });
-    let router = api::routes(app)
-        .merge(health)
-        .layer(server_layer.build())
-        .layer(DispatchLayer::new(telemetry.dispatch().clone()));
+    let router = api::routes(app).merge(health).layer(server_layer).layer(telemetry.dispatch_layer());
 
     let listener =
         tokio::net::TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;

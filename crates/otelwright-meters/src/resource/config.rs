@@ -22,10 +22,11 @@ pub struct ResourceConfig {
 }
 
 impl Default for ResourceConfig {
-    /// Refreshes at `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds; 60 s when unset or invalid) so there is one
-    /// refresh per export, and reports the filesystem mounted at `/`.
+    /// Refreshes every 60 s, the SDK's default metric export interval, and reports the filesystem mounted at `/`.
+    /// `otelwright::Telemetry::meters` refreshes at the pipeline's export interval (`OTEL_METRIC_EXPORT_INTERVAL`)
+    /// instead, so there is one refresh per export.
     fn default() -> Self {
-        ResourceConfig { refresh_interval: Some(interval_from_env()), mount_points: vec![PathBuf::from("/")] }
+        ResourceConfig { refresh_interval: Some(DEFAULT_INTERVAL), mount_points: vec![PathBuf::from("/")] }
     }
 }
 
@@ -48,24 +49,5 @@ impl ResourceConfig {
     pub fn mount_points<P: Into<PathBuf>>(mut self, mount_points: impl IntoIterator<Item = P>) -> Self {
         self.mount_points = mount_points.into_iter().map(Into::into).collect();
         self
-    }
-}
-
-fn interval_from_env() -> Duration {
-    const VAR: &str = "OTEL_METRIC_EXPORT_INTERVAL";
-    match std::env::var(VAR) {
-        Err(_) => DEFAULT_INTERVAL,
-        Ok(value) => match value.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Duration::from_millis(ms).max(MIN_INTERVAL),
-            _ => {
-                tracing::warn!(
-                    target: "otelwright_meters",
-                    variable = VAR,
-                    value = %value,
-                    "invalid value, using the default resource refresh interval of 60 s"
-                );
-                DEFAULT_INTERVAL
-            }
-        },
     }
 }

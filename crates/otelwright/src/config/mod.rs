@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use opentelemetry::{KeyValue, Value};
 
+/// The default of [`Config::slow_request_threshold`].
+pub(crate) const DEFAULT_SLOW_REQUEST: Duration = Duration::from_secs(3);
+
 pub use env::ConfigWarning;
 pub(crate) use env::{Env, parse_key_values};
 pub use otlp::{Compression, Protocol, ResolvedOtlp, Signal, TlsFiles};
@@ -20,7 +23,7 @@ pub(crate) use read::parse_filter;
 pub use types::{
     BatchSettings, Exporter, HistogramAggregation, Limits, LogFormat, ParentRoot, Propagator, Sampler, Temporality,
 };
-pub(crate) use types::{MeterHook, SpanDetails};
+pub(crate) use types::{MeterHook, Secret, SpanDetails};
 
 /// Everything [`crate::init`] needs. Start from [`Config::from_env`] (or [`Config::default`], which ignores the
 /// environment) and override with the builder methods: a builder setting always beats the environment.
@@ -60,6 +63,11 @@ pub struct Config {
     pub(crate) trace_filter: String,
     pub(crate) span_details: SpanDetails,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) slow_request_threshold: Option<Duration>,
+    pub(crate) http_known_methods: Option<Vec<String>>,
+    pub(crate) metrics_token: Option<Secret>,
+    #[cfg(feature = "health")]
+    pub(crate) health_readers: Option<otelwright_health::HealthReaders>,
     pub(crate) meter_hooks: Vec<MeterHook>,
     pub(crate) warnings: Vec<ConfigWarning>,
 }
@@ -92,6 +100,11 @@ impl Default for Config {
             trace_filter: "info".to_owned(),
             span_details: SpanDetails::default(),
             shutdown_timeout: Duration::from_secs(5),
+            slow_request_threshold: Some(DEFAULT_SLOW_REQUEST),
+            http_known_methods: None,
+            metrics_token: None,
+            #[cfg(feature = "health")]
+            health_readers: None,
             meter_hooks: Vec::new(),
             warnings: Vec::new(),
         }
@@ -324,6 +337,44 @@ impl Config {
     /// The total time `shutdown` (and `Drop`) may take for all three signals (default 5 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Requests slower than this are logged as a `slow request` warning by [`Telemetry`](crate::Telemetry)'s
+    /// server layer; `None` turns the warning off (beats `OTELWRIGHT_SLOW_REQUEST_MS`, where `0` means off;
+    /// default 3 s).
+    pub fn slow_request_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.slow_request_threshold = threshold;
+        self
+    }
+
+    /// The HTTP methods reported as themselves in `http.request.method` (every other method is `_OTHER`), replacing
+    /// the semantic conventions' default set (beats `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`).
+    pub fn http_known_methods<M: Into<String>>(mut self, methods: impl IntoIterator<Item = M>) -> Self {
+        self.http_known_methods = Some(methods.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The bearer token [`Telemetry`](crate::Telemetry)'s health endpoints require for `/api/v1/metrics`,
+    /// `/metrics` and readiness details (beats `OTELWRIGHT_METRICS_TOKEN`; default: none).
+    pub fn metrics_token(mut self, token: impl Into<String>) -> Self {
+        self.metrics_token = Some(Secret(token.into()));
+        self
+    }
+
+    /// Adds the two metric readers behind [`Telemetry::health`](crate::Telemetry::health)'s `/api/v1/metrics`
+    /// request percentiles (a 60 s window) and `/metrics` (Prometheus text) to the meter provider. Off by default:
+    /// each reader aggregates every measurement once more.
+    #[cfg(feature = "health")]
+    pub fn metrics_endpoints(mut self, on: bool) -> Self {
+        self.health_readers = on.then(otelwright_health::HealthReaders::new);
+        self
+    }
+
+    /// As [`Config::metrics_endpoints`], with readers of your own (another request window, no Prometheus).
+    #[cfg(feature = "health")]
+    pub fn health_readers(mut self, readers: otelwright_health::HealthReaders) -> Self {
+        self.health_readers = Some(readers);
         self
     }
 

@@ -126,6 +126,18 @@ impl Config {
         if let Some(d) = env.millis("OTELWRIGHT_SHUTDOWN_TIMEOUT_MS") {
             c.shutdown_timeout = d;
         }
+        if let Some(d) = env.millis("OTELWRIGHT_SLOW_REQUEST_MS") {
+            c.slow_request_threshold = (!d.is_zero()).then_some(d);
+        }
+        // Semconv, attribute `http.request.method`: the override "MUST be named OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS
+        // and support a comma-separated list of case-sensitive known HTTP methods", and it "MUST be a full override
+        // of the default known methods".
+        if let Some(list) = env.string("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS") {
+            let methods: Vec<String> =
+                list.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+            c.http_known_methods = Some(methods);
+        }
+        c.metrics_token = env.raw("OTELWRIGHT_METRICS_TOKEN").map(Secret);
         c.warnings = env.warnings;
         c
     }

@@ -263,3 +263,13 @@ impl std::fmt::Debug for MeterHook {
         f.write_str("MeterHook")
     }
 }
+
+/// A secret setting: its `Debug` output never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(pub(crate) String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}

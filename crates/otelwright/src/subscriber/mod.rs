@@ -12,16 +12,19 @@
 mod json;
 
 use std::io::IsTerminal;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use opentelemetry::trace::{Status, TraceContextExt as _, TracerProvider as _};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::dispatcher::WeakDispatch;
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::{Config, LogFormat};
@@ -30,8 +33,6 @@ use crate::pipeline::Providers;
 /// Targets that never reach OTLP: the transport and SDK crates the exporters themselves use.
 const NOT_EXPORTED: &str = "h2=off,hyper=off,hyper_util=off,tonic=off,tower=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,\
      opentelemetry_otlp=off,opentelemetry_http=off";
-
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// The OpenTelemetry crates' own INFO lines ("global provider set", ...) are noise on stdout; their warnings and
 /// errors (failed exports) are not. Applied unless the user's directives mention those crates.
@@ -54,8 +55,23 @@ pub(crate) fn build<W>(config: &Config, providers: &Providers, writer: W) -> tra
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let mut layers: Vec<BoxedLayer> = Vec::new();
-    let dispatch_of_error_status = Arc::new(OnceLock::new());
+    let layers = layers(config, providers.tracer.as_ref(), providers.logger.as_ref(), writer);
+    tracing::Dispatch::new(Registry::default().with(layers))
+}
+
+/// The layers of the subscriber, for any registry-like subscriber `S`: the stdout lines (through `writer`), spans
+/// to the tracer provider, events to the logger provider, each behind its own filter.
+pub(crate) fn layers<S, W>(
+    config: &Config,
+    tracer_provider: Option<&SdkTracerProvider>,
+    logger_provider: Option<&SdkLoggerProvider>,
+    writer: W,
+) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let mut layers: Vec<Box<dyn Layer<S> + Send + Sync>> = Vec::new();
     let terminal = std::io::stdout().is_terminal();
     let json = match config.log_format {
         LogFormat::Auto => !terminal,
@@ -84,7 +100,10 @@ where
             );
         }
     }
-    if let Some(tracer_provider) = &providers.tracer {
+    // ErrorStatus is kept out of the `Vec`: a `Vec` of layers does not pass on `on_register_dispatch`, which is
+    // how it learns the dispatch it is part of.
+    let mut error_status = None;
+    if let Some(tracer_provider) = tracer_provider {
         let d = config.span_details;
         let spans = tracing_opentelemetry::layer()
             .with_tracer(tracer_provider.tracer("otelwright"))
@@ -93,7 +112,7 @@ where
             .with_target(d.target)
             .with_tracked_inactivity(d.inactivity);
         let trace_filter = filter(&config.trace_filter, true);
-        if providers.logger.is_some() {
+        if logger_provider.is_some() {
             // The cheap test first. An event callsite is never enabled for this layer and always for the bridge, so
             // tracing asks the layers' filters on each hit; span callsites stay cached (all filters agree).
             layers.push(spans.with_filter(filter_fn(|m| m.is_span()).and(trace_filter)).boxed());
@@ -101,19 +120,21 @@ where
             // (this layer does nothing with them); INFO events stop at the cheap test.
             let errors =
                 filter_fn(|m| m.is_span() || *m.level() == Level::ERROR).and(filter(&config.trace_filter, true));
-            layers.push(ErrorStatus(dispatch_of_error_status.clone()).with_filter(errors).boxed());
+            error_status = Some(ErrorStatus(OnceLock::new()).with_filter(errors));
         } else {
             layers.push(spans.with_filter(trace_filter).boxed());
         }
     }
-    if let Some(logger_provider) = &providers.logger {
+    if let Some(logger_provider) = logger_provider {
         layers.push(
             OpenTelemetryTracingBridge::new(logger_provider).with_filter(filter(&config.log_filter, true)).boxed(),
         );
     }
-    let dispatch = tracing::Dispatch::new(Registry::default().with(layers));
-    let _ = dispatch_of_error_status.set(dispatch.downgrade());
-    dispatch
+    // Not `and_then(Option)`: a `None` layer hints `LevelFilter::OFF`, which would switch every layer off.
+    match error_status {
+        Some(error_status) => layers.and_then(error_status).boxed(),
+        None => layers.boxed(),
+    }
 }
 
 /// With the logs bridge on, events do not reach tracing-opentelemetry; this layer keeps the one thing they did
@@ -123,11 +144,15 @@ where
 /// "Set Status": the description is optional; the log record carries the message). The span is the event's parent
 /// or the current span, when tracing-opentelemetry made it.
 ///
-/// It reaches tracing-opentelemetry through the dispatch it is part of, set once the dispatch is built (a layer in
-/// a `Vec` is not told its dispatch, and inside a callback `tracing` hides the current one).
-struct ErrorStatus(Arc<OnceLock<WeakDispatch>>);
+/// It reaches tracing-opentelemetry through the dispatch it is part of, which it is told when that dispatch is
+/// built (inside a callback `tracing` hides the current one).
+struct ErrorStatus(OnceLock<WeakDispatch>);
 
 impl<S: Subscriber> Layer<S> for ErrorStatus {
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
+
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         if *event.metadata().level() != Level::ERROR {
             return;

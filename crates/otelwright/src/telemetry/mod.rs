@@ -1,8 +1,8 @@
-//! [`Telemetry`]: the handle `init` returns. It owns the providers, hands out meters and the subscriber's
-//! dispatch, and shuts everything down within the configured deadline on `shutdown().await`, `shutdown_blocking()`
-//! or `Drop`.
-
-use std::time::Duration;
+//! [`Telemetry`]: the handle `init` and `build` return, and the one object a service wires. It owns the
+//! providers, and hands out what records into them: meters, the subscriber (as a dispatch or as layers for a
+//! registry of your own), the HTTP and gRPC layers and the reqwest middleware bound to its providers and
+//! propagator, the resource/pool/cache meters and the health endpoints. It shuts everything down within the
+//! configured deadline on `shutdown().await`, `shutdown_blocking()` or `Drop`.
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry_sdk::Resource;
@@ -10,6 +10,9 @@ use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+mod bound;
+
+use crate::config::Config;
 use crate::pipeline::Providers;
 use crate::selfobs::{ExportStats, Stats};
 use crate::shutdown::{self, ShutdownReport};
@@ -22,7 +25,7 @@ pub struct Telemetry {
     logger: Option<SdkLoggerProvider>,
     dispatch: tracing::Dispatch,
     resource: Resource,
-    deadline: Duration,
+    config: Config,
     global: bool,
     stats: Stats,
 }
@@ -33,20 +36,14 @@ impl std::fmt::Debug for Telemetry {
             .field("traces", &self.tracer.is_some())
             .field("metrics", &self.meter.is_some())
             .field("logs", &self.logger.is_some())
-            .field("deadline", &self.deadline)
+            .field("deadline", &self.config.shutdown_timeout)
             .field("global", &self.global)
             .finish()
     }
 }
 
 impl Telemetry {
-    pub(crate) fn new(
-        providers: Providers,
-        dispatch: tracing::Dispatch,
-        resource: Resource,
-        deadline: Duration,
-        global: bool,
-    ) -> Self {
+    pub(crate) fn new(providers: Providers, dispatch: tracing::Dispatch, resource: Resource, config: Config) -> Self {
         Telemetry {
             tracer: providers.tracer.clone(),
             meter: providers.meter.clone(),
@@ -55,9 +52,48 @@ impl Telemetry {
             providers: Some(providers),
             dispatch,
             resource,
-            deadline,
-            global,
+            config,
+            global: false,
         }
+    }
+
+    /// Makes this pipeline OpenTelemetry's global one: the tracer and meter providers and the propagator of
+    /// `OTEL_PROPAGATORS` (what [`crate::init`] does besides installing the subscriber). For a subscriber
+    /// composed from [`Telemetry::layers`]; shutting down then puts no-op providers back.
+    pub fn install_global_providers(&mut self) {
+        opentelemetry::global::set_text_map_propagator(crate::propagation::composite(&self.config.propagators));
+        if let Some(p) = &self.tracer {
+            opentelemetry::global::set_tracer_provider(p.clone());
+        }
+        if let Some(p) = &self.meter {
+            opentelemetry::global::set_meter_provider(p.clone());
+            crate::measure::global_meter_provider_changed();
+        }
+        self.global = true;
+    }
+
+    /// The subscriber's layers (stdout lines, spans to traces, events to logs), for a registry you compose with
+    /// layers of your own, e.g. a `tracing-appender` file writer:
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::layer::SubscriberExt as _;
+    /// use tracing_subscriber::util::SubscriberInitExt as _;
+    ///
+    /// let mut telemetry = otelwright::build(otelwright::Config::from_env())?;
+    /// tracing_subscriber::registry()
+    ///     .with(telemetry.layers())
+    ///     .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+    ///     .init();
+    /// telemetry.install_global_providers();
+    /// # Ok::<(), otelwright::Error>(())
+    /// ```
+    ///
+    /// Each call makes a new set over the same providers.
+    pub fn layers<S>(&self) -> impl tracing_subscriber::Layer<S> + Send + Sync + use<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
+    {
+        crate::subscriber::layers(&self.config, self.tracer.as_ref(), self.logger.as_ref(), std::io::stdout)
     }
 
     /// A meter from this pipeline's provider (a no-op meter when metrics are off).
@@ -110,7 +146,7 @@ impl Telemetry {
     /// safe on any runtime. Returns the providers' errors.
     pub async fn flush(&self) -> Vec<String> {
         let (tracer, meter, logger) = (self.tracer.clone(), self.meter.clone(), self.logger.clone());
-        let deadline = self.deadline;
+        let deadline = self.config.shutdown_timeout;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let spawned = std::thread::Builder::new().name("otelwright-flush".into()).spawn(move || {
             let (inner_tx, inner_rx) = std::sync::mpsc::channel();
@@ -148,7 +184,7 @@ impl Telemetry {
     /// when the collector is unreachable. Never blocks the executor it is awaited on.
     pub async fn shutdown(mut self) -> ShutdownReport {
         match self.take() {
-            Some(p) => shutdown::non_blocking(p, self.deadline).await,
+            Some(p) => shutdown::non_blocking(p, self.config.shutdown_timeout).await,
             None => ShutdownReport::default(),
         }
     }
@@ -156,7 +192,7 @@ impl Telemetry {
     /// As [`Telemetry::shutdown`], blocking the calling thread (for code outside any async runtime).
     pub fn shutdown_blocking(mut self) -> ShutdownReport {
         match self.take() {
-            Some(p) => shutdown::blocking(p, self.deadline),
+            Some(p) => shutdown::blocking(p, self.config.shutdown_timeout),
             None => ShutdownReport::default(),
         }
     }
@@ -177,9 +213,10 @@ impl Drop for Telemetry {
     /// Shuts down like [`Telemetry::shutdown_blocking`] if that has not happened yet.
     fn drop(&mut self) {
         if let Some(p) = self.take() {
-            let report = shutdown::blocking(p, self.deadline);
+            let deadline = self.config.shutdown_timeout;
+            let report = shutdown::blocking(p, deadline);
             if report.timed_out {
-                tracing::warn!(deadline_ms = self.deadline.as_millis() as u64, "telemetry shutdown timed out");
+                tracing::warn!(deadline_ms = deadline.as_millis() as u64, "telemetry shutdown timed out");
             }
         }
     }
