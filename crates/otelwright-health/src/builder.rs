@@ -198,6 +198,7 @@ impl HealthBuilder {
             sources: self.sources,
             #[cfg(feature = "prometheus")]
             prometheus: self.readers.as_ref().and_then(|r| r.prometheus().cloned()),
+            check_attributes: crate::status::attributes(&checks),
             checks,
             token: self.token.resolve(),
             ready: Cached::new(ttl(self.ready_ttl)),

@@ -20,8 +20,15 @@ use super::cache::Profiles;
 /// Paths without spans or request metrics: the probes, the scrape and the snapshot a monitor polls.
 pub(crate) const UNTRACED: [&str; 3] = ["/health", "/metrics", "/api/v1/metrics"];
 
-/// The endpoints over `meters` and `readers`, checking the `main` pool, the disk under `data_dir` and Redis.
-pub(crate) fn router(meters: &Meters, readers: &HealthReaders, profiles: &Profiles, data_dir: &Path) -> Router {
+/// The endpoints over `meters` and `readers`, checking the `main` pool, the disk under `data_dir` and Redis. Each
+/// check's latest result is exported on `meter` as `health.check.status`.
+pub(crate) fn router(
+    meters: &Meters,
+    readers: &HealthReaders,
+    profiles: &Profiles,
+    data_dir: &Path,
+    meter: &opentelemetry::metrics::Meter,
+) -> Router {
     let mut builder = Health::builder()
         .meters(meters)
         .readers(readers)
@@ -35,6 +42,7 @@ pub(crate) fn router(meters: &Meters, readers: &HealthReaders, profiles: &Profil
         });
     }
     let health = builder.build();
+    health.register_instruments(meter);
     let probe = health.clone();
     health.router().route(
         "/health",

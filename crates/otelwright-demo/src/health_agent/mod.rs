@@ -178,9 +178,10 @@ async fn start(config: HealthAgentConfig, telemetry: &otelwright::Telemetry) -> 
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", config.data_dir.join("health-agent.db").display()));
-    let db = db::Db::connect(&database_url, &meters.pools).await?;
+    let db = db::Db::connect(&database_url, &meters.pools, &telemetry.meter("otelwright-demo")).await?;
     let profiles = cache::Profiles::connect(config.redis_url.as_deref(), &meters.caches).await?;
-    let health = health::router(&meters, &config.readers, &profiles, &config.data_dir);
+    let health =
+        health::router(&meters, &config.readers, &profiles, &config.data_dir, &telemetry.meter("otelwright-health"));
 
     // OTEL_PROPAGATORS (default tracecontext,baggage); the global propagator may not be set in-process.
     let otel_config = otelwright::Config::from_env();
