@@ -49,7 +49,7 @@ const PENDING: [(&str, PromKind, &str, &[&str]); 0] = [];
 const PROMETHEUS_BUILTIN: [&str; 2] = ["up", "target_info"];
 
 /// The OTel metrics the instrumented service must have exported before the catalog is built.
-const EXPECTED_OTEL: [&str; 15] = [
+const EXPECTED_OTEL: [&str; 17] = [
     "http.server.request.duration",
     "http.server.active_requests",
     "http.client.request.duration",
@@ -65,6 +65,8 @@ const EXPECTED_OTEL: [&str; 15] = [
     "websocket.server.active_connections",
     "websocket.server.messages",
     "websocket.server.connection.duration",
+    "db.client.operation.duration",
+    "health.check.status",
 ];
 
 /// Echoes text messages until the client closes.
@@ -196,6 +198,19 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
         ws.close(None).await.unwrap();
         while let Some(Ok(_)) = ws.next().await {}
     }
+    // health-agent itself (on SQLite, without Redis): its query helper records db.client.operation.duration (a
+    // user read from the database) and its readiness checks health.check.status (one readiness run).
+    let agent_dir = temp_dir("metric-names-agent");
+    let agent_config = otelwright_demo::health_agent::HealthAgentConfig {
+        addr: ([127, 0, 0, 1], 0).into(),
+        data_dir: agent_dir.clone(),
+        ..Default::default()
+    };
+    let agent = otelwright_demo::health_agent::run(agent_config, &telemetry).await.expect("health-agent starts");
+    for path in ["/api/v1/users/1", "/health/ready"] {
+        let status = client.get(format!("{}{path}", agent.base_url())).send().await.unwrap().status();
+        assert_eq!(status, 200, "health-agent {path}");
+    }
     // A record! quantity, as health-agent's chat records it (the Functions dashboard shows chat.tokens).
     otelwright::record!("chat.tokens", 3_u64, unit = "{token}", direction = "input");
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -215,6 +230,8 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
         .await
         .expect("server spans arrive");
     let out = (receiver.metrics(), receiver.spans());
+    agent.shutdown().await;
+    let _ = std::fs::remove_dir_all(&agent_dir);
     let report = telemetry.shutdown().await;
     assert!(report.is_clean(), "{report:?}");
     receiver.shutdown().await;
