@@ -48,7 +48,7 @@ fn rules() -> Vec<Rule> {
 
 /// Issue 7's and issue 15's lists: (alert, severity, `for`, a comparison the expression must contain, a metric it
 /// must use).
-const REQUIRED: [(&str, &str, &str, &str, &str); 22] = [
+const REQUIRED: [(&str, &str, &str, &str, &str); 24] = [
     ("ServiceCpuHigh", "warning", "5m", "> 0.80", "system_cpu_utilization_ratio"),
     ("ServiceCpuCritical", "critical", "2m", "> 0.95", "system_cpu_utilization_ratio"),
     ("ServiceMemoryHigh", "warning", "5m", "> 0.85", "system_memory_utilization_ratio"),
@@ -72,6 +72,8 @@ const REQUIRED: [(&str, &str, &str, &str, &str); 22] = [
     ("FunctionErrorRateHigh", "warning", "5m", "> 0.10", "function_calls_total"),
     ("FunctionSlow", "warning", "5m", "> 10", "function_calls_duration_seconds_count"),
     ("ChatSpendOverBudget", "warning", "5m", "> 50", "chat_tokens_total"),
+    ("ReadinessFailing", "critical", "3m", "< 1", "health_check_status"),
+    ("DbQueryLatencyHigh", "warning", "5m", "> 0.1", "db_client_operation_duration_seconds_bucket"),
 ];
 
 #[test]

@@ -49,7 +49,7 @@ const PENDING: [(&str, PromKind, &str, &[&str]); 0] = [];
 const PROMETHEUS_BUILTIN: [&str; 2] = ["up", "target_info"];
 
 /// The OTel metrics the instrumented service must have exported before the catalog is built.
-const EXPECTED_OTEL: [&str; 15] = [
+const EXPECTED_OTEL: [&str; 17] = [
     "http.server.request.duration",
     "http.server.active_requests",
     "http.client.request.duration",
@@ -65,6 +65,8 @@ const EXPECTED_OTEL: [&str; 15] = [
     "websocket.server.active_connections",
     "websocket.server.messages",
     "websocket.server.connection.duration",
+    "db.client.operation.duration",
+    "health.check.status",
 ];
 
 /// Echoes text messages until the client closes.
@@ -196,6 +198,19 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
         ws.close(None).await.unwrap();
         while let Some(Ok(_)) = ws.next().await {}
     }
+    // health-agent itself (on SQLite, without Redis): its query helper records db.client.operation.duration (a
+    // user read from the database) and its readiness checks health.check.status (one readiness run).
+    let agent_dir = temp_dir("metric-names-agent");
+    let agent_config = otelwright_demo::health_agent::HealthAgentConfig {
+        addr: ([127, 0, 0, 1], 0).into(),
+        data_dir: agent_dir.clone(),
+        ..Default::default()
+    };
+    let agent = otelwright_demo::health_agent::run(agent_config, &telemetry).await.expect("health-agent starts");
+    for path in ["/api/v1/users/1", "/health/ready"] {
+        let status = client.get(format!("{}{path}", agent.base_url())).send().await.unwrap().status();
+        assert_eq!(status, 200, "health-agent {path}");
+    }
     // A record! quantity, as health-agent's chat records it (the Functions dashboard shows chat.tokens).
     otelwright::record!("chat.tokens", 3_u64, unit = "{token}", direction = "input");
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -215,6 +230,8 @@ async fn run_instrumented_service() -> (Vec<ReceivedMetric>, Vec<ReceivedSpan>) 
         .await
         .expect("server spans arrive");
     let out = (receiver.metrics(), receiver.spans());
+    agent.shutdown().await;
+    let _ = std::fs::remove_dir_all(&agent_dir);
     let report = telemetry.shutdown().await;
     assert!(report.is_clean(), "{report:?}");
     receiver.shutdown().await;
@@ -478,6 +495,104 @@ fn check_awsemf(otel: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     problems
 }
 
+/// collector-config/aws/alarms.yaml (CloudFormation) alarms on what awsemf really sends: each alarm metric's
+/// namespace is awsemf's, its name is an emitted OTel metric selected by a metric declaration, and its dimension
+/// names are exactly one of that declaration's dimension sets (NoDimensionRollup: no other combination exists in
+/// CloudWatch). An alarm named like a Prometheus alert has that alert's threshold. Not run against awsemf itself:
+/// the AWS exporters cannot be built from the module proxy here (tests/stack/README.md).
+fn check_alarms(otel: &BTreeMap<String, BTreeSet<String>>) -> (Vec<String>, usize) {
+    let aws = yaml("collector-config/aws.yaml");
+    let emf = &aws["exporters"]["awsemf"];
+    assert_eq!(scalar(&emf["dimension_rollup_option"]).as_deref(), Some("NoDimensionRollup"));
+    let namespace_setting = scalar(&emf["namespace"]).unwrap();
+    let namespace = namespace_setting.rsplit(":-").next().unwrap().trim_end_matches('}').to_owned();
+    let declarations: Vec<(Vec<regex::Regex>, Vec<BTreeSet<String>>)> = emf["metric_declarations"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let selectors =
+                strings(&d["metric_name_selectors"]).iter().map(|s| regex::Regex::new(s).unwrap()).collect();
+            let sets =
+                d["dimensions"].as_vec().into_iter().flatten().map(|set| strings(set).into_iter().collect()).collect();
+            (selectors, sets)
+        })
+        .collect();
+    let thresholds: BTreeMap<String, f64> = {
+        let last = regex::Regex::new(r"(>=|<=|==|!=|>|<)\s*([0-9.]+)\s*$").unwrap();
+        let mut out = BTreeMap::new();
+        for rel in files_under("collector-config/prometheus/rules", &[".yml"]) {
+            for group in yaml(&rel)["groups"].as_vec().unwrap() {
+                for rule in group["rules"].as_vec().unwrap() {
+                    let (Some(alert), Some(expr)) = (scalar(&rule["alert"]), scalar(&rule["expr"])) else { continue };
+                    if let Some(c) = last.captures(&expr) {
+                        out.insert(alert, c[2].parse::<f64>().unwrap());
+                    }
+                }
+            }
+        }
+        out
+    };
+    let template = yaml("collector-config/aws/alarms.yaml");
+    let parameter_default = |v: &yaml_rust2::Yaml| -> Option<String> {
+        scalar(&v["Ref"]).and_then(|p| scalar(&template["Parameters"][p.as_str()]["Default"])).or_else(|| scalar(v))
+    };
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for (name, resource) in entries(&template["Resources"]) {
+        if scalar(&resource["Type"]).as_deref() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let props = &resource["Properties"];
+        if props["AlarmActions"].as_vec().is_none_or(|a| a.is_empty()) {
+            problems.push(format!("alarms.yaml {name}: no AlarmActions (it would notify no one)"));
+        }
+        if let Some(want) = thresholds.get(&name) {
+            let got = props["Threshold"].as_f64().or_else(|| props["Threshold"].as_i64().map(|i| i as f64));
+            if got != Some(*want) {
+                problems.push(format!("alarms.yaml {name}: threshold {got:?}, the Prometheus rule says {want}"));
+            }
+        }
+        let mut metrics: Vec<&yaml_rust2::Yaml> = Vec::new();
+        if !props["MetricName"].is_badvalue() {
+            metrics.push(props);
+        }
+        metrics.extend(
+            props["Metrics"]
+                .as_vec()
+                .into_iter()
+                .flatten()
+                .map(|m| &m["MetricStat"]["Metric"])
+                .filter(|m| !m.is_badvalue()),
+        );
+        if metrics.is_empty() {
+            problems.push(format!("alarms.yaml {name}: no metric"));
+        }
+        for m in metrics {
+            checked += 1;
+            let metric = scalar(&m["MetricName"]).unwrap_or_default();
+            if parameter_default(&m["Namespace"]).as_deref() != Some(namespace.as_str()) {
+                problems.push(format!("alarms.yaml {name} {metric}: namespace is not awsemf's {namespace:?}"));
+            }
+            if !otel.contains_key(&metric) {
+                problems.push(format!("alarms.yaml {name}: {metric:?} is no metric the SDK or span_metrics emits"));
+            }
+            let dims: BTreeSet<String> =
+                m["Dimensions"].as_vec().into_iter().flatten().filter_map(|d| scalar(&d["Name"])).collect();
+            let declared = declarations
+                .iter()
+                .filter(|(selectors, _)| selectors.iter().any(|r| r.is_match(&metric)))
+                .any(|(_, sets)| sets.contains(&dims));
+            if !declared {
+                problems.push(format!(
+                    "alarms.yaml {name}: {metric} with dimensions {dims:?} is not what an aws.yaml metric declaration sends"
+                ));
+            }
+        }
+    }
+    (problems, checked)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboards_and_alerts_use_only_emitted_metric_names() {
     let (metrics, spans) = run_instrumented_service().await;
@@ -491,6 +606,9 @@ async fn dashboards_and_alerts_use_only_emitted_metric_names() {
 
     let (mut problems, checked) = check_all_references(&catalog);
     problems.extend(check_awsemf(&otel));
+    let (alarm_problems, alarm_metrics) = check_alarms(&otel);
+    problems.extend(alarm_problems);
+    assert!(alarm_metrics >= 7, "only {alarm_metrics} alarm metrics checked");
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
     assert!(checked > 60, "only {checked} expressions checked");
 

@@ -11,10 +11,12 @@ use collector_support::*;
 use serde_json::Value;
 
 /// Which panel shows which alerts: (dashboard file, panel id, the alerts whose thresholds it must draw).
-const PANEL_ALERTS: [(&str, u64, &[&str]); 13] = [
+const PANEL_ALERTS: [(&str, u64, &[&str]); 15] = [
     ("resources.json", 2, &["ServiceCpuHigh", "ServiceCpuCritical"]),
     ("resources.json", 6, &["ServiceMemoryHigh", "ServiceMemoryCritical"]),
     ("pools.json", 2, &["DbPoolSaturated", "DbPoolExhausted"]),
+    ("pools.json", 9, &["DbQueryLatencyHigh"]),
+    ("service-overview.json", 29, &["ReadinessFailing"]),
     ("caches.json", 2, &["CacheHitRatioLow"]),
     ("service-overview.json", 9, &["HttpServerErrorsHigh"]),
     ("service-overview.json", 10, &["HttpLatencySloBreached"]),

@@ -13,8 +13,10 @@
 //! - every exemplar on the exemplar panels opens a trace Jaeger has;
 //! - both services' log records reach the log backend (an `otelwright-receiver` standing in for Loki) with the
 //!   trace ids of their requests;
-//! - injected faults (cache misses, PostgreSQL blackholed, recommender stopped, the trace exporter at a wrong port)
-//!   reach an Alertmanager webhook as their alerts, through a rules overlay with a short `for:`.
+//! - injected faults (cache misses, PostgreSQL blackholed, a slow measured step, recommender stopped, a burst of
+//!   token-heavy chats, the trace exporter at a wrong port, the trace backend hanging with a small queue, the
+//!   collector stopped) reach an Alertmanager webhook as their alerts, through a rules overlay with a short `for:`
+//!   (thresholds unchanged).
 //!
 //! The tools come from tests/stack/build.sh; with `CI` set a missing tool or database fails this test, elsewhere it
 //! skips saying why.
@@ -203,6 +205,8 @@ struct Services {
     db_proxy: DbProxy,
     telemetry: Vec<Telemetry>,
     dir: std::path::PathBuf,
+    /// The shared database itself (not through the proxy), to remove what the token burst stored.
+    database_url: String,
 }
 
 async fn reachable_or_skip(what: &str, ok: bool, error: String) -> bool {
@@ -330,6 +334,7 @@ async fn start_services(stack: &Stack) -> Option<Services> {
         db_proxy,
         telemetry: vec![agent_telemetry, recommender_telemetry],
         dir,
+        database_url,
     })
 }
 
@@ -659,6 +664,58 @@ fn now_unix() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
+/// A measured step that takes `d` (11 s: the FunctionSlow fault; see faults_raise_alerts).
+#[otelwright::measured(name = "stack_test.slow_step")]
+async fn slow_step(d: Duration) {
+    tokio::time::sleep(d).await;
+}
+
+/// ChatSpendOverBudget's prices and budget, as written in the rule: an input token costs 0.000003 USD, the budget
+/// is 50 USD a day. A chat message of 2000 one-letter words is 2000 tokens (health-agent counts at least one per
+/// word) and 3999 characters (the limit is 4000).
+const WORDS_PER_CHAT: usize = 2000;
+const BURST_MESSAGE_CHARS: usize = 2 * WORDS_PER_CHAT - 1;
+const CHATS_OVER_BUDGET: usize = (50.0 / (WORDS_PER_CHAT as f64 * 0.000003)) as usize + 500;
+
+/// Sends [`CHATS_OVER_BUDGET`] token-heavy chats, 16 at a time; returns how many were answered (any status).
+async fn token_burst(base: String) -> usize {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let message = vec!["a"; WORDS_PER_CHAT].join(" ");
+    let body = serde_json::json!({ "user_id": "1", "message": message, "topic": "sleep" }).to_string();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (client, base, body, next, answered) =
+            (client.clone(), base.clone(), body.clone(), next.clone(), answered.clone());
+        workers.spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < CHATS_OVER_BUDGET {
+                let sent = client
+                    .post(format!("{base}/api/v1/chat"))
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                if sent.is_ok() {
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    answered.load(Ordering::SeqCst)
+}
+
+/// Probes `/health/ready` every second until `stop` is set, as an orchestrator does (health.check.status is the
+/// latest probe's result).
+async fn probe_readiness(base: String, stop: Arc<AtomicBool>) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    while !stop.load(Ordering::SeqCst) {
+        let _ = client.get(format!("{base}/health/ready")).send().await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// Phase 3: each injected fault reaches the webhook as its alert, through Prometheus (rules overlay, short
 /// `for:`) and Alertmanager. An alert that already fired before its fault proves nothing about the fault, so that
 /// is a problem too, except where the demo's load itself is the fault (see HttpServerErrorsHigh).
@@ -684,6 +741,11 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
             }
         };
 
+    // One quick call of the measured step FunctionSlow watches, so that its series exists before the slow calls:
+    // rate() ignores what a series held at its first sample, and a series that appears with the slow calls already
+    // counted would show no increase.
+    slow_step(Duration::ZERO).await;
+
     // The cache hit ratio driven down: profiles nobody has, each one a miss (and a 404). Four at a time, so that
     // the pool of eight connections is not what runs out.
     let before = notified(stack);
@@ -704,11 +766,29 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
     flood_stop.store(true, Ordering::SeqCst);
     while flood.join_next().await.is_some() {}
 
-    // The database stops answering: queries on open connections hang until the pool has no free connection.
+    // The database stops answering: queries on open connections hang until the pool has no free connection; new
+    // queries wait for a connection and fail after the pool's 3 s acquire timeout, so the chats that store a
+    // message take over 3 s (p99 over 2 s, requests over 2.5 s), the INSERT's p95 is seconds, and the readiness
+    // check `database:main` (SELECT 1, 2 s timeout) fails on every probe. One cause, five alerts.
+    // Also here, sharing the wait: a measured step that takes 11 s (FunctionSlow: average over 10 s). It is this
+    // test's own #[measured] function on health-agent's meter provider: no demo function can average 10 s, their
+    // calls time out first (gRPC 5 s, pool 3 s).
     let before = notified(stack);
     services.db_proxy.set_blackholed(true);
-    expect(stack, "DbPoolExhausted/db_client_connection_pool_name=main", "database unavailable", &before, problems)
-        .await;
+    let slow_steps: Vec<_> = (0..3).map(|_| tokio::spawn(slow_step(Duration::from_secs(11)))).collect();
+    for (alert, fault) in [
+        ("DbPoolExhausted/db_client_connection_pool_name=main", "database unavailable"),
+        ("ReadinessFailing/health_check_name=database:main", "database unavailable"),
+        ("DbQueryLatencyHigh/db_operation_name=INSERT", "database unavailable"),
+        ("HttpLatencyP99Critical/http_route=/api/v1/chat", "database unavailable"),
+        ("HttpSlowRequests/http_route=/api/v1/chat", "database unavailable"),
+        ("FunctionSlow/job=health-agent", "a measured step taking 11 s"),
+    ] {
+        expect(stack, alert, fault, &before, problems).await;
+    }
+    for step in slow_steps {
+        step.await.unwrap();
+    }
     services.db_proxy.set_blackholed(false);
 
     // recommender stopped: every chat answers 502. The demo's load already fails one request in ten (recommender's
@@ -728,6 +808,11 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
     ] {
         expect(stack, alert, "recommender stopped", &BTreeSet::new(), problems).await;
     }
+    // A burst of token-heavy chats, over the rule's daily budget at its prices (checked after ServiceDown, whose
+    // wait it shares). The input tokens are recorded before the chat stores the message and asks recommender, so
+    // they count although recommender is down.
+    let before_spend = notified(stack);
+    let burst = tokio::spawn(token_burst(services.agent.base_url()));
 
     // The collector's trace exporter pointed at the wrong port: Jaeger's query gRPC port answers the OTLP export
     // with Unimplemented, a permanent error, so the failure is counted at once. (A closed port is retried for
@@ -753,6 +838,22 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
         }
     }
 
+    // The trace backend hangs (accepts connections, never answers) and the exporter's queue is small (test
+    // overlay: 20 requests, one consumer, instead of the shipped 5000 and 10): the queue fills, as the shipped one
+    // does over a longer outage. The threshold (80 %) is the rule's.
+    let hung = format!("127.0.0.1:{}", Stack::blackhole().await);
+    let before = notified(stack);
+    let small_queue = serde_json::json!({"otlp_grpc/tempo": {"sending_queue": {"queue_size": 20, "num_consumers": 1}}});
+    stack.restart_collector_with_exporters(&[("OTELCOL_TEMPO_ENDPOINT", hung)], small_queue).await;
+    expect(
+        stack,
+        "CollectorQueueNearCapacity/exporter=otlp_grpc/tempo",
+        "trace backend hanging, small queue",
+        &before,
+        problems,
+    )
+    .await;
+
     // recommender, stopped above, has pushed nothing for ServiceDown's 2-minute window by now or soon.
     let started = Instant::now();
     if before_recommender_stopped.contains("ServiceDown/job=recommender") {
@@ -768,6 +869,26 @@ async fn faults_raise_alerts(stack: &mut Stack, services: &mut Services, problem
             stack.firing().await
         ));
     }
+
+    let chats = burst.await.unwrap();
+    eprintln!("alerts: token burst sent {chats} chats");
+    // The burst stored about 35 MB of messages in the shared `test` database: remove them (only the burst's
+    // messages are BURST_MESSAGE_CHARS long).
+    match sqlx::PgPool::connect(&services.database_url).await {
+        Ok(pool) => {
+            let delete = sqlx::query("DELETE FROM conversations WHERE length(message) = $1")
+                .bind(i32::try_from(BURST_MESSAGE_CHARS).unwrap())
+                .execute(&pool)
+                .await;
+            if let Err(e) = delete {
+                problems.push(format!("removing the token burst's messages: {e}"));
+            }
+            pool.close().await;
+        }
+        Err(e) => problems.push(format!("connecting to remove the token burst's messages: {e}")),
+    }
+    expect(stack, "ChatSpendOverBudget/job=health-agent", "a burst of token-heavy chats", &before_spend, problems)
+        .await;
 
     // The gateway collector stopped: Prometheus' scrapes of it fail. CollectorDown also fires, rightly, while the
     // collector starts (Prometheus scrapes before it listens), and resolves; so a new firing notification after the
@@ -811,6 +932,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(drive(services.agent.base_url(), sent.clone(), stop.clone()));
     let conversation = tokio::spawn(converse(services.agent.base_url(), stop.clone()));
+    let prober = tokio::spawn(probe_readiness(services.agent.base_url(), stop.clone()));
 
     let mut problems = Vec::new();
     dashboards_return_data(&stack, &mut problems).await;
@@ -824,6 +946,7 @@ async fn the_real_stack_shows_every_panel_alert_and_kept_trace() {
     stop.store(true, Ordering::SeqCst);
     load.await.unwrap();
     conversation.await.unwrap();
+    prober.await.unwrap();
     services.stop().await;
     assert!(
         problems.is_empty(),

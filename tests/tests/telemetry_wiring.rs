@@ -86,10 +86,8 @@ async fn the_slow_request_threshold_comes_from_the_config() {
         "late"
     };
     // The layer logs through the request's subscriber: `dispatch_layer` makes it this pipeline's.
-    let app = Router::new()
-        .route("/slow", get(slow))
-        .layer(p.telemetry.server_layer())
-        .layer(p.telemetry.dispatch_layer());
+    let app =
+        Router::new().route("/slow", get(slow)).layer(p.telemetry.server_layer()).layer(p.telemetry.dispatch_layer());
     let addr = serve(app).await;
     assert_eq!(reqwest::get(format!("http://{addr}/slow")).await.unwrap().status(), 200);
     let logs = p.receiver.wait_for_logs(|l| l.iter().any(|l| l.body_str().as_deref() == Some("slow request")), WAIT);

@@ -53,6 +53,7 @@ pub struct HealthBuilder {
     snapshot_ttl: Option<Duration>,
     prometheus_ttl: Option<Duration>,
     token: TokenSetting,
+    status_meter: Option<opentelemetry::metrics::Meter>,
 }
 
 impl std::fmt::Debug for HealthBuilder {
@@ -179,6 +180,17 @@ impl HealthBuilder {
         self
     }
 
+    /// Exports each check's latest result as `health.check.status` on a meter of `provider`, scoped
+    /// `otelwright-health` with this crate's version, when the endpoints are built (see
+    /// [`Health::register_instruments`]).
+    pub fn meter_provider<P: opentelemetry::metrics::MeterProvider + ?Sized>(mut self, provider: &P) -> Self {
+        let scope = opentelemetry::InstrumentationScope::builder("otelwright-health")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        self.status_meter = Some(provider.meter_with_scope(scope));
+        self
+    }
+
     /// Builds the endpoints.
     pub fn build(self) -> Health {
         let default_timeout = self.check_timeout.unwrap_or(DEFAULT_CHECK_TIMEOUT);
@@ -198,6 +210,7 @@ impl HealthBuilder {
             sources: self.sources,
             #[cfg(feature = "prometheus")]
             prometheus: self.readers.as_ref().and_then(|r| r.prometheus().cloned()),
+            check_attributes: crate::status::attributes(&checks),
             checks,
             token: self.token.resolve(),
             ready: Cached::new(ttl(self.ready_ttl)),
@@ -208,6 +221,10 @@ impl HealthBuilder {
         };
         #[cfg(not(feature = "prometheus"))]
         let _ = (self.readers, self.prometheus_ttl);
-        Health { inner: Arc::new(inner) }
+        let health = Health { inner: Arc::new(inner) };
+        if let Some(meter) = &self.status_meter {
+            health.register_instruments(meter);
+        }
+        health
     }
 }

@@ -32,7 +32,9 @@ impl<T: Clone> Cached<T> {
         Fut: Future<Output = T>,
     {
         if self.ttl.is_zero() {
-            return compute().await;
+            let value = compute().await;
+            self.store(value.clone());
+            return value;
         }
         if let Some(v) = self.fresh() {
             return v;
@@ -42,8 +44,18 @@ impl<T: Clone> Cached<T> {
             return v;
         }
         let value = compute().await;
-        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), value.clone()));
+        self.store(value.clone());
         value
+    }
+
+    fn store(&self, value: T) {
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), value));
+    }
+
+    /// The last computed value and when it was computed, however old (`None` before the first computation).
+    /// Also kept with a zero time to live.
+    pub(crate) fn latest(&self) -> Option<(Instant, T)> {
+        self.latest.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 }
 
@@ -82,7 +94,10 @@ mod tests {
     #[tokio::test]
     async fn zero_ttl_always_computes() {
         let cache = Cached::new(Duration::ZERO);
+        assert_eq!(cache.latest(), None);
         assert_eq!(cache.get(|| async { 1 }).await, 1);
         assert_eq!(cache.get(|| async { 2 }).await, 2);
+        // The latest value is still kept (the health.check.status gauge reads it).
+        assert_eq!(cache.latest().map(|(_, v)| v), Some(2));
     }
 }

@@ -8,6 +8,9 @@
 //! | `GET /api/v1/metrics` | the JSON snapshot of resources, pools, caches and requests ([`snapshot`](crate::Health::metrics_snapshot)) | yes |
 //! | `GET /metrics` | Prometheus text exposition of the same `MeterProvider` (feature `prometheus`) | yes |
 //!
+//! [`Health::register_instruments`] exports each check's latest result as the `health.check.status` gauge
+//! ([`status`]), for alerting on readiness.
+//!
 //! One source of truth: the snapshot reads the meters crate's resource, pool and cache snapshots (what their
 //! instruments export) and the request percentiles come from the `http.server.request.duration` histogram of
 //! `otelwright_http::HttpServerLayer` through a second metric reader ([`RequestWindow`]); `/metrics` is a
@@ -43,6 +46,7 @@ mod prometheus;
 mod readers;
 mod router;
 mod snapshot;
+pub mod status;
 pub mod window;
 
 pub use builder::{DEFAULT_CACHE_TTL, DEFAULT_CHECK_TIMEOUT, HealthBuilder};
@@ -68,6 +72,8 @@ struct Inner {
     #[cfg(feature = "prometheus")]
     prometheus: Option<prometheus::PrometheusSource>,
     checks: Vec<RegisteredCheck>,
+    /// `health.check.status` attributes of each check, in `checks` order.
+    check_attributes: Vec<[opentelemetry::KeyValue; 2]>,
     token: Option<auth::Token>,
     ready: Cached<ReadyReport>,
     /// When the endpoints were built (at start-up): `uptime_seconds`.
@@ -121,6 +127,19 @@ impl Health {
     pub async fn ready_report(&self) -> ReadyReport {
         let checks = &self.inner.checks;
         self.inner.ready.get(|| check::run_all(checks)).await
+    }
+
+    /// Registers the `health.check.status` gauge on `meter` ([`status`]): per check, 1 passing or 0 failing, as of
+    /// the latest readiness run. Call once; the gauge reads nothing once this `Health` and its clones are dropped.
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider;
+    /// let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().build();
+    /// let health = otelwright_health::Health::builder().check("always", || async { Ok::<(), String>(()) }).build();
+    /// health.register_instruments(&provider.meter("otelwright-health"));
+    /// ```
+    pub fn register_instruments(&self, meter: &opentelemetry::metrics::Meter) {
+        status::register(meter, &self.inner);
     }
 
     /// The `/api/v1/metrics` document, read now (not cached).

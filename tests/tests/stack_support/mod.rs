@@ -498,16 +498,36 @@ impl Stack {
     /// shipped one with only `host` and `port` changed (a later `--config` replaces lists whole). Backends come
     /// through the file's own `${env:...}` endpoints: Jaeger for Tempo, Prometheus, the log sink for Loki.
     async fn start_collector(&mut self) {
-        self.start_collector_with(&[]).await;
+        self.start_collector_with(&[], Value::Null).await;
     }
 
     /// Stops the collector and starts it again with some of its `${env:...}` endpoints overridden (fault
     /// injection); the listeners stay where they were.
     pub async fn restart_collector(&mut self, overrides: &[(&'static str, String)]) {
+        self.restart_collector_with_exporters(overrides, Value::Null).await;
+    }
+
+    /// As [`Stack::restart_collector`], with `exporters` (a map of exporter id to settings) merged into the
+    /// shipped exporters' settings by the overlay (the collector merges maps key by key).
+    pub async fn restart_collector_with_exporters(&mut self, overrides: &[(&'static str, String)], exporters: Value) {
         let i = self.procs.iter().position(|p| p.name == "collector").expect("the collector runs");
         let mut old = self.procs.remove(i);
         old.stop();
-        self.start_collector_with(overrides).await;
+        self.start_collector_with(overrides, exporters).await;
+    }
+
+    /// A loopback port that accepts TCP connections and never answers on them (a backend that hangs), open until
+    /// the test's runtime ends.
+    pub async fn blackhole() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        port
     }
 
     /// Stops the collector for good (the gateway-down fault); its log stays in the run's directory.
@@ -516,7 +536,7 @@ impl Stack {
         self.procs.remove(i).stop();
     }
 
-    async fn start_collector_with(&mut self, overrides: &[(&'static str, String)]) {
+    async fn start_collector_with(&mut self, overrides: &[(&'static str, String)], exporters: Value) {
         let shipped = to_json(&yaml("collector-config/otel-collector.yaml"));
         let mut readers = shipped["service"]["telemetry"]["metrics"]["readers"].clone();
         let reader = &mut readers[0]["pull"]["exporter"]["prometheus"];
@@ -524,7 +544,7 @@ impl Stack {
         reader["host"] = json!("127.0.0.1");
         reader["port"] = json!(self.ports.collector_metrics);
         let loopback = |port: u16| json!({"endpoint": format!("127.0.0.1:{port}")});
-        let overlay = json!({
+        let mut overlay = json!({
             "extensions": {
                 "health_check": loopback(self.ports.collector_health),
                 "pprof": loopback(free_port()),
@@ -533,6 +553,9 @@ impl Stack {
             "receivers": {"otlp": {"protocols": {"grpc": loopback(self.ports.otlp_grpc), "http": loopback(self.ports.otlp_http)}}},
             "service": {"telemetry": {"metrics": {"readers": readers}}}
         });
+        if !exporters.is_null() {
+            overlay["exporters"] = exporters;
+        }
         let path = self.write("collector-overlay.yaml", &overlay);
         self.collector_env = vec![
             ("OTELCOL_QUEUE_DIR", self.dir.join("queue").display().to_string()),

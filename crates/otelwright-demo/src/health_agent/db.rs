@@ -6,11 +6,16 @@
 //! parameterized statement, never the values), `db.operation.name`, `db.collection.name` and, for PostgreSQL,
 //! `server.address`/`server.port`; a failed query sets `error.type` and the span's error status. Connections
 //! come through [`PoolHandle::acquire`], which feeds `db.client.connection.wait_time` and `.use_time`.
+//!
+//! Each query also records the `db.client.operation.duration` histogram ([`QueryMetrics`]), whose attribute sets
+//! are built once per query kind at connect time.
 
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Histogram, Meter};
 use otelwright::meters::pool::sqlx::SqlxPool;
 use otelwright::meters::{InUse, PoolHandle, PoolMeter};
 use sqlx::any::{Any, AnyPoolOptions};
@@ -43,6 +48,107 @@ const CONVERSATIONS_SQLITE: &str = "CREATE TABLE IF NOT EXISTS conversations (id
 const NAMES: [&str; 10] = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "John", "Radia", "Ken"];
 const INTERESTS: [&str; 4] = ["sleep", "fitness", "nutrition", "stress"];
 
+/// The queries the service runs: what their spans and metric points say about them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Query {
+    SelectUser,
+    InsertConversation,
+}
+
+impl Query {
+    const ALL: [Query; 2] = [Query::SelectUser, Query::InsertConversation];
+
+    /// `db.operation.name`.
+    fn operation(self) -> &'static str {
+        match self {
+            Query::SelectUser => "SELECT",
+            Query::InsertConversation => "INSERT",
+        }
+    }
+
+    /// `db.collection.name`.
+    fn collection(self) -> &'static str {
+        match self {
+            Query::SelectUser => "users",
+            Query::InsertConversation => "conversations",
+        }
+    }
+
+    /// `db.query.text`: the parameterized statement.
+    fn text(self) -> &'static str {
+        match self {
+            Query::SelectUser => SELECT_USER,
+            Query::InsertConversation => INSERT_CONVERSATION,
+        }
+    }
+}
+
+/// The `error.type` values of [`error_type`], in the order [`QueryMetrics`] keeps their attribute sets.
+const ERROR_TYPES: [&str; 7] = ["pool_timeout", "pool_closed", "io", "database", "row_not_found", "protocol", "sqlx"];
+
+/// `db.client.operation.duration`, by the database client metrics conventions
+/// (https://opentelemetry.io/docs/specs/semconv/database/database-metrics/, "Metric: db.client.operation.duration",
+/// stable): a histogram in seconds with the advised bucket boundaries [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5,
+/// 10]; attributes `db.system.name` (required), `db.namespace` (conditionally required: if available),
+/// `db.operation.name` and `db.collection.name` (conditionally required: if readily available, a single operation
+/// on a single collection), `error.type` (conditionally required: if and only if the operation failed),
+/// `server.address` (recommended) and `server.port` (conditionally required when `server.address` is set and the
+/// port is not the default; always set here, as on the span). Batch operations count as one operation.
+///
+/// Every attribute set a query can carry (per query kind: success and each `error.type`) is built at connect time,
+/// so recording allocates nothing.
+#[derive(Clone, Debug)]
+struct QueryMetrics {
+    duration: Histogram<f64>,
+    /// Per [`Query::ALL`] entry: the success set, then one set per [`ERROR_TYPES`] entry.
+    attributes: Vec<(Vec<KeyValue>, Vec<Vec<KeyValue>>)>,
+}
+
+impl QueryMetrics {
+    fn new(meter: &Meter, system: &'static str, namespace: &str, server: Option<&(String, i64)>) -> Self {
+        let duration = meter
+            .f64_histogram("db.client.operation.duration")
+            .with_unit("s")
+            .with_description("Duration of database client operations")
+            .with_boundaries(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0])
+            .build();
+        let attributes = Query::ALL
+            .iter()
+            .map(|q| {
+                let mut base = vec![
+                    KeyValue::new("db.system.name", system),
+                    KeyValue::new("db.namespace", namespace.to_owned()),
+                    KeyValue::new("db.operation.name", q.operation()),
+                    KeyValue::new("db.collection.name", q.collection()),
+                ];
+                if let Some((host, port)) = server {
+                    base.push(KeyValue::new("server.address", host.clone()));
+                    base.push(KeyValue::new("server.port", *port));
+                }
+                let errors = ERROR_TYPES
+                    .iter()
+                    .map(|e| base.iter().cloned().chain([KeyValue::new("error.type", *e)]).collect())
+                    .collect();
+                (base, errors)
+            })
+            .collect();
+        QueryMetrics { duration, attributes }
+    }
+
+    fn record(&self, query: Query, seconds: f64, error: Option<&'static str>) {
+        let Some(i) = Query::ALL.iter().position(|q| *q == query) else { return };
+        let (ok, errors) = &self.attributes[i];
+        let attrs = match error {
+            None => ok,
+            Some(e) => match ERROR_TYPES.iter().position(|t| *t == e) {
+                Some(j) => &errors[j],
+                None => &errors[ERROR_TYPES.len() - 1],
+            },
+        };
+        self.duration.record(seconds, attrs);
+    }
+}
+
 /// The pool and what a span needs to describe it.
 #[derive(Clone, Debug)]
 pub(crate) struct Db {
@@ -50,12 +156,13 @@ pub(crate) struct Db {
     system: &'static str,
     namespace: String,
     server: Option<(String, i64)>,
+    metrics: QueryMetrics,
 }
 
 impl Db {
     /// Connects (PostgreSQL for `postgres://` URLs, SQLite otherwise), registers the pool as `main`, creates
-    /// the tables and seeds the users.
-    pub(crate) async fn connect(url: &str, pools: &PoolMeter) -> anyhow::Result<Db> {
+    /// the tables and seeds the users. Query durations are recorded on `meter`.
+    pub(crate) async fn connect(url: &str, pools: &PoolMeter, meter: &Meter) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let parsed = url::Url::parse(url).with_context(|| format!("DATABASE_URL {url:?} is not a URL"))?;
         let postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
@@ -73,7 +180,8 @@ impl Db {
             .connect(url)
             .await
             .with_context(|| format!("connecting to the {system} database"))?;
-        let db = Db { pool: pools.add("main", SqlxPool::new(pool)), system, namespace, server };
+        let metrics = QueryMetrics::new(meter, system, &namespace, server.as_ref());
+        let db = Db { pool: pools.add("main", SqlxPool::new(pool)), system, namespace, server, metrics };
         db.migrate(postgres).await.context("creating the tables")?;
         // Setup, not request work: no spans.
         let mut conn = db.acquire().await?;
@@ -112,14 +220,15 @@ impl Db {
         self.pool.acquire().await
     }
 
-    /// Runs `query` inside a CLIENT span that describes it (see the module docs).
+    /// Runs `query` inside a CLIENT span that describes it and records its duration (see the module docs). The
+    /// duration includes waiting for a connection, as the span does: a query the pool cannot serve is slow to
+    /// its caller. A query dropped before it finished (its caller went away) is not recorded.
     pub(crate) async fn traced<T>(
         &self,
-        operation: &'static str,
-        collection: &'static str,
-        text: &'static str,
+        kind: Query,
         query: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, sqlx::Error> {
+        let (operation, collection, text) = (kind.operation(), kind.collection(), kind.text());
         let span = tracing::info_span!(
             "db.query",
             otel.name = format!("{operation} {collection}"),
@@ -138,7 +247,10 @@ impl Db {
             span.record("server.address", host.as_str());
             span.record("server.port", *port);
         }
+        let started = std::time::Instant::now();
         let result = query.instrument(span.clone()).await;
+        let error = result.as_ref().err().map(error_type);
+        self.metrics.record(kind, started.elapsed().as_secs_f64(), error);
         if let Err(e) = &result {
             span.record("error.type", error_type(e));
             span.record("otel.status_code", "ERROR");
@@ -150,7 +262,7 @@ impl Db {
     /// The profile of user `id`, if there is one.
     pub(crate) async fn user(&self, id: &str) -> Result<Option<Profile>, sqlx::Error> {
         let row: Option<(String, String, String)> = self
-            .traced("SELECT", "users", SELECT_USER, async {
+            .traced(Query::SelectUser, async {
                 sqlx::query_as(SELECT_USER).bind(id.to_owned()).fetch_optional(&mut **self.acquire().await?).await
             })
             .await?;
@@ -167,7 +279,7 @@ impl Db {
     ) -> Result<i64, sqlx::Error> {
         let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let (id,): (i64,) = self
-            .traced("INSERT", "conversations", INSERT_CONVERSATION, async {
+            .traced(Query::InsertConversation, async {
                 sqlx::query_as(INSERT_CONVERSATION)
                     .bind(user.to_owned())
                     .bind(message.to_owned())
@@ -187,7 +299,7 @@ impl Db {
     }
 }
 
-/// `error.type` of a failed query: the sqlx error kind (low cardinality).
+/// `error.type` of a failed query: the sqlx error kind (low cardinality, one of [`ERROR_TYPES`]).
 fn error_type(e: &sqlx::Error) -> &'static str {
     match e {
         sqlx::Error::PoolTimedOut => "pool_timeout",

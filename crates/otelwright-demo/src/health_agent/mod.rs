@@ -146,7 +146,7 @@ async fn start(config: HealthAgentConfig, telemetry: &otelwright::Telemetry) -> 
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", config.data_dir.join("health-agent.db").display()));
-    let db = db::Db::connect(&database_url, &meters.pools).await?;
+    let db = db::Db::connect(&database_url, &meters.pools, &telemetry.meter("otelwright-demo")).await?;
     let profiles = cache::Profiles::connect(config.redis_url.as_deref(), &meters.caches).await?;
     let health = health::router(telemetry.health(&meters), &profiles, &config.data_dir);
 

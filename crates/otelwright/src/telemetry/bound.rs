@@ -91,12 +91,15 @@ impl Telemetry {
         Ok(meters)
     }
 
-    /// The health endpoints' builder over `meters`: `/health/live`, `/health/ready` (add checks), `/api/v1/metrics`
-    /// and, with [`Config::metrics_endpoints`](crate::Config::metrics_endpoints), the request percentiles and
+    /// The health endpoints' builder over `meters`: `/health/live`, `/health/ready` (add checks; each one's latest
+    /// result is exported as `health.check.status`), `/api/v1/metrics` and, with [`Config::metrics_endpoints`](crate::Config::metrics_endpoints), the request percentiles and
     /// `/metrics`; guarded by `OTELWRIGHT_METRICS_TOKEN` or [`Config::metrics_token`](crate::Config::metrics_token).
     #[cfg(feature = "health")]
     pub fn health(&self, meters: &otelwright_meters::Meters) -> otelwright_health::HealthBuilder {
         let mut builder = otelwright_health::Health::builder().meters(meters);
+        if let Some(provider) = &self.meter {
+            builder = builder.meter_provider(provider);
+        }
         if let Some(readers) = &self.config.health_readers {
             builder = builder.readers(readers);
         }
