@@ -47,7 +47,7 @@ const RATE_INTERVAL: &str = "1m";
 /// One PromQL expression to check, with where it comes from.
 #[derive(Debug, Clone)]
 struct Check {
-    /// `dashboard.json#panel-id/refId`, `dashboard.json$variable` or `alert:Name`.
+    /// `dashboard.json#panel-id/refId`, `dashboard.json$variable`, `dashboard.json@annotation` or `alert:Name`.
     id: String,
     promql: String,
 }
@@ -67,7 +67,8 @@ fn substitute(expr: &str, variables: &BTreeMap<String, String>) -> String {
     s
 }
 
-/// Every expression of every dashboard (panel targets and template-variable queries) and every alert rule.
+/// Every expression of every dashboard (panel targets, template-variable queries and annotations) and every alert
+/// rule.
 fn checks() -> Vec<Check> {
     let mut out = Vec::new();
     let label_values = regex::Regex::new(r"^\s*label_values\((.*),\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$").unwrap();
@@ -91,6 +92,12 @@ fn checks() -> Vec<Check> {
                 id: format!("{file}${}", v["name"].as_str().unwrap()),
                 promql: format!("group by ({label}) ({})", substitute(selector, &variables)),
             });
+        }
+        for a in d["annotations"]["list"].as_array().into_iter().flatten() {
+            if let Some(expr) = a["expr"].as_str() {
+                let name = a["name"].as_str().unwrap_or("?");
+                out.push(Check { id: format!("{file}@{name}"), promql: substitute(expr, &variables) });
+            }
         }
         let mut panels: Vec<&Value> = Vec::new();
         for p in d["panels"].as_array().into_iter().flatten() {
