@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The host must be an IP literal (no DNS: a static binary has no resolver). Every step has a timeout, so a hung
-//! server fails the check instead of hanging it. tests/tests/collector_healthcheck.rs compiles this file as a module
+//! server fails the check instead of hanging it. tests/tests/config_checks/collector_healthcheck.rs compiles this file as a module
 //! and runs it against real sockets.
 
 use std::io::{Read, Write};

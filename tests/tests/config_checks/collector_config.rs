@@ -6,11 +6,9 @@
 //! backends, self-metrics, health_check); the AWS overlay only adds; the agent routes by trace id; every block has
 //! a comment; every `${env:...}` has a default.
 
-mod collector_support;
-
 use std::collections::BTreeSet;
 
-use collector_support::*;
+use crate::collector_support::*;
 use yaml_rust2::Yaml;
 
 const GATEWAY: &str = "collector-config/otel-collector.yaml";

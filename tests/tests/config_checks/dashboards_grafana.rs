@@ -4,11 +4,9 @@
 //! five dashboards issue 7 asks for and issue 15's Functions dashboard, with the panels that make them what they are (RED per route with exemplars
 //! linking to Tempo). dashboards_metric_names.rs checks the metric and label names.
 
-mod collector_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use collector_support::*;
+use crate::collector_support::*;
 use serde_json::Value;
 
 fn dashboards() -> Vec<(String, Value)> {

@@ -3,12 +3,10 @@
 //! test rules` on their unit tests. The promtool is Prometheus 3's, built by tests/stack/build.sh (`PROMTOOL`);
 //! with `CI` set a missing or older promtool fails these tests, elsewhere they print why they skipped.
 
-mod collector_support;
-
 use std::path::Path;
 use std::process::Command;
 
-use collector_support::*;
+use crate::collector_support::*;
 
 fn run(promtool: &Path, args: &[&str], cwd: &Path) -> String {
     let out = Command::new(promtool)

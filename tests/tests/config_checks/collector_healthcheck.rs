@@ -3,9 +3,7 @@
 //! answer fail, a closed port fails fast, a server that never answers fails within the timeout, `tcp://` checks
 //! only the connection, and bad targets are rejected without touching the network.
 
-#[allow(dead_code, unreachable_pub)]
-#[path = "../../collector-config/healthcheck/healthcheck.rs"]
-mod healthcheck;
+use crate::healthcheck;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

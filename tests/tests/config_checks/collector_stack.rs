@@ -4,11 +4,9 @@
 //! passed on command lines exist; Prometheus, Tempo, Loki and Grafana agree with each other and with the
 //! collector; the Dockerfile builds what compose asks for; the AWS override adds the overlay.
 
-mod collector_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use collector_support::*;
+use crate::collector_support::*;
 use yaml_rust2::Yaml;
 
 fn compose() -> Yaml {

@@ -3,11 +3,9 @@
 //! whose anchor exists in RUNBOOK.md; every alert has promtool unit tests that make it fire and keep it silent.
 //! (alerts_promtool.rs runs promtool itself; dashboards_metric_names.rs checks the metric names.)
 
-mod collector_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use collector_support::*;
+use crate::collector_support::*;
 use yaml_rust2::Yaml;
 
 struct Rule {

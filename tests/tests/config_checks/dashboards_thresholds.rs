@@ -3,11 +3,9 @@
 //! the thresholds of the alerts it shows, so changing a rule without its panel (or the reverse) fails here. A panel
 //! with threshold values that no alert backs fails too, and so does an alerted panel without bands.
 
-mod collector_support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use collector_support::*;
+use crate::collector_support::*;
 use serde_json::Value;
 
 /// Which panel shows which alerts: (dashboard file, panel id, the alerts whose thresholds it must draw).
