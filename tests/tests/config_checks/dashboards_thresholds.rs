@@ -9,7 +9,7 @@ use crate::collector_support::*;
 use serde_json::Value;
 
 /// Which panel shows which alerts: (dashboard file, panel id, the alerts whose thresholds it must draw).
-const PANEL_ALERTS: [(&str, u64, &[&str]); 15] = [
+const PANEL_ALERTS: [(&str, u64, &[&str]); 16] = [
     ("resources.json", 2, &["ServiceCpuHigh", "ServiceCpuCritical"]),
     ("resources.json", 6, &["ServiceMemoryHigh", "ServiceMemoryCritical"]),
     ("pools.json", 2, &["DbPoolSaturated", "DbPoolExhausted"]),
@@ -21,6 +21,7 @@ const PANEL_ALERTS: [(&str, u64, &[&str]); 15] = [
     ("collector-health.json", 9, &["CollectorQueueNearCapacity"]),
     ("functions.json", 3, &["FunctionErrorRateHigh"]),
     ("functions.json", 6, &["FunctionSlow"]),
+    ("functions.json", 10, &["ChatSpendOverBudget"]),
     // The service overview's system-health stat row.
     ("service-overview.json", 20, &["HttpServerErrorsHigh"]),
     ("service-overview.json", 21, &["HttpLatencySloBreached"]),
