@@ -147,7 +147,7 @@ impl Stats {
         let stats = self.clone();
         let _counter = provider
             .meter("otelwright")
-            .u64_observable_counter("otelwright.exporter.items")
+            .u64_observable_counter(otelwright_core::metric::exporter::ITEMS)
             .with_unit("{item}")
             .with_description("Telemetry items by outcome: exported, dropped (queue full) or failed (export error).")
             .with_callback(move |observer| {
