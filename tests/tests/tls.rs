@@ -12,14 +12,6 @@ use otelwright_receiver::{Receiver, ReceiverConfig, ReceiverTls, TestPki, TestPk
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Grpc => "grpc",
-        Protocol::HttpProtobuf => "http/protobuf",
-        Protocol::HttpJson => "http/json",
-    }
-}
-
 fn endpoint(receiver: &Receiver, protocol: Protocol) -> String {
     match protocol {
         Protocol::Grpc => receiver.grpc_endpoint(),
@@ -95,7 +87,7 @@ async fn every_protocol_exports_over_tls_trusting_the_configured_ca() {
     let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::server_only(&pki)).await.unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf, Protocol::HttpJson] {
         receiver.clear();
-        let case = protocol_name(protocol);
+        let case = protocol.as_str();
         let endpoint = endpoint(&receiver, protocol);
         assert!(endpoint.starts_with("https://"), "{endpoint}");
         let t = telemetry(vec![
@@ -116,7 +108,7 @@ async fn mutual_tls_sends_the_client_certificate_from_the_environment() {
     let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::mutual(&pki)).await.unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
         receiver.clear();
-        let case = protocol_name(protocol);
+        let case = protocol.as_str();
         // Generic CA, per-signal client identity for traces and generic for the rest: both levels are honoured.
         let t = telemetry(vec![
             ("OTEL_EXPORTER_OTLP_PROTOCOL", case.to_owned()),
@@ -138,7 +130,7 @@ async fn mutual_tls_without_a_client_certificate_delivers_nothing() {
     let (pki, files) = pki("mutual-missing");
     let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::mutual(&pki)).await.unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let case = protocol_name(protocol);
+        let case = protocol.as_str();
         let t = telemetry(vec![
             ("OTEL_EXPORTER_OTLP_PROTOCOL", case.to_owned()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(&receiver, protocol)),
@@ -156,7 +148,7 @@ async fn a_server_outside_the_trusted_roots_is_refused() {
     let (_, other_files) = pki("other-ca");
     let receiver = Receiver::start_tls(ReceiverConfig::default(), ReceiverTls::server_only(&server_pki)).await.unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpJson] {
-        let case = protocol_name(protocol);
+        let case = protocol.as_str();
         let t = telemetry(vec![
             ("OTEL_EXPORTER_OTLP_PROTOCOL", case.to_owned()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(&receiver, protocol)),
@@ -168,7 +160,7 @@ async fn a_server_outside_the_trusted_roots_is_refused() {
     }
     // Without a CA file the system's trust store is used, and the throwaway CA is not in it.
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let case = protocol_name(protocol);
+        let case = protocol.as_str();
         let t = telemetry(vec![
             ("OTEL_EXPORTER_OTLP_PROTOCOL", case.to_owned()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint(&receiver, protocol)),

@@ -10,10 +10,10 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue, Value};
+use otelwright_core::metric;
 
-/// The advised boundaries for HTTP and RPC durations, in seconds.
-pub const DURATION_BUCKETS: [f64; 14] =
-    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+/// The advised boundaries for HTTP and RPC durations, in seconds (the workspace's one definition).
+pub use otelwright_core::buckets::DURATION as DURATION_BUCKETS;
 
 /// `opentelemetry::global::meter_with_scope` for this crate.
 pub(crate) fn global_meter() -> Meter {
@@ -169,15 +169,15 @@ impl ServerInstruments {
             body_sizes.then(|| meter.u64_histogram(name).with_unit("By").with_description(description).build())
         };
         ServerInstruments {
-            duration: duration(meter, "http.server.request.duration", "Duration of HTTP server requests."),
+            duration: duration(meter, metric::http::SERVER_REQUEST_DURATION, "Duration of HTTP server requests."),
             active: meter
-                .i64_up_down_counter("http.server.active_requests")
+                .i64_up_down_counter(metric::http::SERVER_ACTIVE_REQUESTS)
                 .with_unit("{request}")
                 .with_description("Number of active HTTP server requests.")
                 .build(),
-            request_body: body("http.server.request.body.size", "Size of HTTP server request bodies."),
-            response_body: body("http.server.response.body.size", "Size of HTTP server response bodies."),
-            rpc_duration: duration(meter, "rpc.server.call.duration", "Measures the duration of inbound RPC."),
+            request_body: body(metric::http::SERVER_REQUEST_BODY_SIZE, "Size of HTTP server request bodies."),
+            response_body: body(metric::http::SERVER_RESPONSE_BODY_SIZE, "Size of HTTP server response bodies."),
+            rpc_duration: duration(meter, metric::rpc::SERVER_CALL_DURATION, "Measures the duration of inbound RPC."),
             bound_active: BoundCache::default(),
             bound: BoundCache::default(),
         }
@@ -258,8 +258,8 @@ pub(crate) struct ClientInstruments {
 impl ClientInstruments {
     pub(crate) fn new(meter: &Meter) -> Self {
         ClientInstruments {
-            duration: duration(meter, "http.client.request.duration", "Duration of HTTP client requests."),
-            rpc_duration: duration(meter, "rpc.client.call.duration", "Measures the duration of outbound RPC."),
+            duration: duration(meter, metric::http::CLIENT_REQUEST_DURATION, "Duration of HTTP client requests."),
+            rpc_duration: duration(meter, metric::rpc::CLIENT_CALL_DURATION, "Measures the duration of outbound RPC."),
             bound: BoundCache::default(),
         }
     }

@@ -28,9 +28,6 @@ use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 
 use crate::names::{attr, session};
 
-/// Session durations: seconds to hours.
-const DURATION_BUCKETS: [f64; 12] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0];
-
 /// Counts and times one kind of session. Cheap to clone (clones share the count).
 #[derive(Clone, Debug)]
 pub struct SessionMeter {
@@ -66,7 +63,7 @@ impl SessionMeter {
                     .f64_histogram(session::DURATION)
                     .with_unit("s")
                     .with_description("Duration of application sessions.")
-                    .with_boundaries(DURATION_BUCKETS.to_vec())
+                    .with_boundaries(otelwright_core::buckets::LONG_DURATION.to_vec())
                     .build(),
                 attributes: attributes.into_iter().collect(),
                 open: AtomicI64::new(0),

@@ -74,6 +74,26 @@ impl OtlpGrpc {
     }
 }
 
+impl OtlpGrpc {
+    /// One export call, whatever its signal: applies the fault mode, then stores the request's items (and its raw
+    /// body when bodies are kept). Returns the partial-success answer to give, if any.
+    async fn accept<T>(
+        &self,
+        signal: Signal,
+        request: Request<T>,
+        insert: fn(&Store, T, Transport, bool) -> usize,
+    ) -> Result<Option<(i64, String)>, Status> {
+        let partial = self.fault(signal).await?;
+        let gzip = is_gzip(request.metadata());
+        let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
+        insert(&self.store, request.into_inner(), Transport::Grpc, gzip);
+        if let Some(raw) = raw {
+            self.store.keep_body(signal, Transport::Grpc, || raw);
+        }
+        Ok(partial)
+    }
+}
+
 /// Whether the client declared the request message gzip-compressed.
 fn is_gzip(metadata: &MetadataMap) -> bool {
     metadata.get("grpc-encoding").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"))
@@ -85,13 +105,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let partial = self.fault(Signal::Traces).await?;
-        let gzip = is_gzip(request.metadata());
-        let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
-        self.store.insert_traces(request.into_inner(), Transport::Grpc, gzip);
-        if let Some(raw) = raw {
-            self.store.keep_body(Signal::Traces, Transport::Grpc, || raw);
-        }
+        let partial = self.accept(Signal::Traces, request, Store::insert_traces).await?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: partial
                 .map(|(rejected_spans, error_message)| ExportTracePartialSuccess { rejected_spans, error_message }),
@@ -105,13 +119,7 @@ impl MetricsService for OtlpGrpc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let partial = self.fault(Signal::Metrics).await?;
-        let gzip = is_gzip(request.metadata());
-        let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
-        self.store.insert_metrics(request.into_inner(), Transport::Grpc, gzip);
-        if let Some(raw) = raw {
-            self.store.keep_body(Signal::Metrics, Transport::Grpc, || raw);
-        }
+        let partial = self.accept(Signal::Metrics, request, Store::insert_metrics).await?;
         Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: partial.map(|(rejected_data_points, error_message)| ExportMetricsPartialSuccess {
                 rejected_data_points,
@@ -127,13 +135,7 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let partial = self.fault(Signal::Logs).await?;
-        let gzip = is_gzip(request.metadata());
-        let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
-        self.store.insert_logs(request.into_inner(), Transport::Grpc, gzip);
-        if let Some(raw) = raw {
-            self.store.keep_body(Signal::Logs, Transport::Grpc, || raw);
-        }
+        let partial = self.accept(Signal::Logs, request, Store::insert_logs).await?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: partial.map(|(rejected_log_records, error_message)| ExportLogsPartialSuccess {
                 rejected_log_records,

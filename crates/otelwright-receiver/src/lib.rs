@@ -51,5 +51,5 @@ pub use http::decode_status;
 pub use received::{HistogramPoint, MetricKind, NumberPoint, ReceivedLog, ReceivedMetric, ReceivedSpan};
 pub use receiver::{Receiver, ReceiverConfig};
 pub use tls::{ReceiverTls, TestPki, TestPkiFiles};
-pub use types::{Drained, RawRequest, RequestInfo, Signal, Transport, WaitTimeout};
+pub use types::{Drained, Protocol, RawRequest, RequestInfo, Signal, Transport, WaitTimeout};
 pub use values::{any_value_str, any_value_to_string, find_attr, hex};

@@ -9,6 +9,8 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -97,50 +99,43 @@ impl Store {
 
     /// Records the request first, then its items, so that whoever sees the
     /// items also sees the request.
-    fn record<T>(&self, slot: &Mutex<Vec<T>>, items: Vec<T>, info: RequestInfo) {
-        lock(&self.requests).push(info);
+    /// Stores one accepted request's items and its [`RequestInfo`], wakes the waiters, and returns the item count.
+    fn record<T>(
+        &self,
+        slot: &Mutex<Vec<T>>,
+        items: Vec<T>,
+        signal: Signal,
+        transport: Transport,
+        gzip: bool,
+    ) -> usize {
+        let n = items.len();
+        lock(&self.requests).push(RequestInfo { signal, transport, items: n, gzip });
         lock(slot).extend(items);
         self.changed.notify_waiters();
+        n
     }
 
     pub(crate) fn insert_traces(&self, request: ExportTraceServiceRequest, transport: Transport, gzip: bool) -> usize {
-        let mut items = Vec::new();
-        for rs in request.resource_spans {
-            let resource = rs.resource.unwrap_or_default();
-            for ss in rs.scope_spans {
-                let scope = ss.scope.unwrap_or_default();
-                items.extend(ss.spans.into_iter().map(|span| ReceivedSpan {
-                    resource: resource.clone(),
-                    scope: scope.clone(),
-                    span,
-                    transport,
-                }));
-            }
-        }
-        let n = items.len();
-        let info = RequestInfo { signal: Signal::Traces, transport, items: n, gzip };
-        self.record(&self.spans, items, info);
-        n
+        let items = flatten(
+            request.resource_spans.into_iter().map(|rs| (rs.resource, rs.scope_spans)),
+            |ss| (ss.scope, ss.spans),
+            |resource, scope, span| ReceivedSpan { resource: resource.clone(), scope: scope.clone(), span, transport },
+        );
+        self.record(&self.spans, items, Signal::Traces, transport, gzip)
     }
 
     pub(crate) fn insert_logs(&self, request: ExportLogsServiceRequest, transport: Transport, gzip: bool) -> usize {
-        let mut items = Vec::new();
-        for rl in request.resource_logs {
-            let resource = rl.resource.unwrap_or_default();
-            for sl in rl.scope_logs {
-                let scope = sl.scope.unwrap_or_default();
-                items.extend(sl.log_records.into_iter().map(|record| ReceivedLog {
-                    resource: resource.clone(),
-                    scope: scope.clone(),
-                    record,
-                    transport,
-                }));
-            }
-        }
-        let n = items.len();
-        let info = RequestInfo { signal: Signal::Logs, transport, items: n, gzip };
-        self.record(&self.logs, items, info);
-        n
+        let items = flatten(
+            request.resource_logs.into_iter().map(|rl| (rl.resource, rl.scope_logs)),
+            |sl| (sl.scope, sl.log_records),
+            |resource, scope, record| ReceivedLog {
+                resource: resource.clone(),
+                scope: scope.clone(),
+                record,
+                transport,
+            },
+        );
+        self.record(&self.logs, items, Signal::Logs, transport, gzip)
     }
 
     pub(crate) fn insert_metrics(
@@ -149,23 +144,17 @@ impl Store {
         transport: Transport,
         gzip: bool,
     ) -> usize {
-        let mut items = Vec::new();
-        for rm in request.resource_metrics {
-            let resource = rm.resource.unwrap_or_default();
-            for sm in rm.scope_metrics {
-                let scope = sm.scope.unwrap_or_default();
-                items.extend(sm.metrics.into_iter().map(|metric| ReceivedMetric {
-                    resource: resource.clone(),
-                    scope: scope.clone(),
-                    metric,
-                    transport,
-                }));
-            }
-        }
-        let n = items.len();
-        let info = RequestInfo { signal: Signal::Metrics, transport, items: n, gzip };
-        self.record(&self.metrics, items, info);
-        n
+        let items = flatten(
+            request.resource_metrics.into_iter().map(|rm| (rm.resource, rm.scope_metrics)),
+            |sm| (sm.scope, sm.metrics),
+            |resource, scope, metric| ReceivedMetric {
+                resource: resource.clone(),
+                scope: scope.clone(),
+                metric,
+                transport,
+            },
+        );
+        self.record(&self.metrics, items, Signal::Metrics, transport, gzip)
     }
 
     /// Waits until `pred` holds for the snapshot returned by `snapshot`, or
@@ -200,6 +189,25 @@ impl Store {
             }
         }
     }
+}
+
+/// Flattens OTLP's resource → scope → item nesting into one record per item, made by `item` with the item's
+/// resource and scope (absent ones are empty, as proto3 reads them).
+fn flatten<S, I, O>(
+    resources: impl IntoIterator<Item = (Option<Resource>, Vec<S>)>,
+    scope: impl Fn(S) -> (Option<InstrumentationScope>, Vec<I>),
+    item: impl Fn(&Resource, &InstrumentationScope, I) -> O,
+) -> Vec<O> {
+    let mut out = Vec::new();
+    for (resource, scopes) in resources {
+        let resource = resource.unwrap_or_default();
+        for s in scopes {
+            let (sc, items) = scope(s);
+            let sc = sc.unwrap_or_default();
+            out.extend(items.into_iter().map(|i| item(&resource, &sc, i)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

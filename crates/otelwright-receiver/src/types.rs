@@ -1,65 +1,13 @@
-//! Small shared types: which signal and which transport carried a request,
-//! the per-request record, and the wait error.
+//! Small shared types: which signal and which transport carried a request (the workspace's
+//! [`Signal`] and [`Protocol`], from `otelwright-core`), the per-request record, and the wait error.
 
-use std::fmt;
 use std::time::Duration;
 
-/// An OTLP signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Signal {
-    /// Spans (`/v1/traces`, `TraceService`).
-    Traces,
-    /// Metrics (`/v1/metrics`, `MetricsService`).
-    Metrics,
-    /// Log records (`/v1/logs`, `LogsService`).
-    Logs,
-}
+pub use otelwright_core::{Protocol, Signal};
 
-impl Signal {
-    /// Lowercase name: `traces`, `metrics` or `logs`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-}
-
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The protocol that carried an export request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// OTLP/gRPC.
-    Grpc,
-    /// OTLP/HTTP with `Content-Type: application/x-protobuf`.
-    HttpProtobuf,
-    /// OTLP/HTTP with `Content-Type: application/json`.
-    HttpJson,
-}
-
-impl Transport {
-    /// Name as used by `OTEL_EXPORTER_OTLP_PROTOCOL`: `grpc`,
-    /// `http/protobuf` or `http/json`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Grpc => "grpc",
-            Transport::HttpProtobuf => "http/protobuf",
-            Transport::HttpJson => "http/json",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The protocol that carried an export request: the same enum as [`Protocol`] (what an exporter sends with is
+/// what a receiver accepted), kept under this name for the receiver's existing API.
+pub type Transport = Protocol;
 
 /// One accepted export request: what it carried and how.
 ///

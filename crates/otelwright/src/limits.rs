@@ -1,10 +1,7 @@
 //! `OTEL_(SPAN_)ATTRIBUTE_VALUE_LENGTH_LIMIT`, which the Rust SDK ignores: a span exporter wrapper that truncates
 //! string attribute values (on spans, their events and links) to the limit, in characters, before export.
 
-use std::time::Duration;
-
 use opentelemetry::{Array, KeyValue, StringValue, Value};
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
@@ -65,17 +62,7 @@ impl<E: SpanExporter> SpanExporter for TruncatingSpanExporter<E> {
         self.inner.export(batch).await
     }
 
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
+    crate::selfobs::forward_to_inner!(shutdown_with_timeout, force_flush, set_resource);
 }
 
 #[cfg(test)]

@@ -274,13 +274,13 @@ fn build_tracer(
                     _ => http(e.with_http(), &o, Signal::Traces, warnings)?.build(),
                 }
                 .map_err(exporter_error(Signal::Traces))?;
-                selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
+                selfobs::admission_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
                     BatchSpanProcessor::builder(e).with_batch_config(batch(&config.span_batch)).build()
                 })
             }
             Exporter::Console => {
                 let e = opentelemetry_stdout::SpanExporter::default();
-                selfobs::span_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
+                selfobs::admission_pipeline(TruncatingSpanExporter::new(e, max_len), &stats.traces, queue, |e| {
                     BatchSpanProcessor::builder(e).with_batch_config(batch(&config.span_batch)).build()
                 })
             }
@@ -348,11 +348,11 @@ fn build_logger(
                     _ => http(e.with_http(), &o, Signal::Logs, warnings)?.build(),
                 }
                 .map_err(exporter_error(Signal::Logs))?;
-                selfobs::log_pipeline(e, &stats.logs, b.max_queue_size, |e| {
+                selfobs::admission_pipeline(e, &stats.logs, b.max_queue_size, |e| {
                     BatchLogProcessor::builder(e).with_batch_config(batch()).build()
                 })
             }
-            Exporter::Console => selfobs::log_pipeline(
+            Exporter::Console => selfobs::admission_pipeline(
                 opentelemetry_stdout::LogExporter::default(),
                 &stats.logs,
                 b.max_queue_size,

@@ -12,10 +12,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -147,7 +146,7 @@ impl Stats {
         let stats = self.clone();
         let _counter = provider
             .meter("otelwright")
-            .u64_observable_counter("otelwright.exporter.items")
+            .u64_observable_counter(otelwright_core::metric::exporter::ITEMS)
             .with_unit("{item}")
             .with_description("Telemetry items by outcome: exported, dropped (queue full) or failed (export error).")
             .with_callback(move |observer| {
@@ -183,124 +182,116 @@ impl Occupancy {
     }
 }
 
-/// Counts a span exporter's outcomes and releases the admission slots of each batch.
-#[derive(Debug)]
-pub(crate) struct CountingSpanExporter<E> {
-    inner: E,
-    counters: Arc<Counters>,
-    occupancy: Arc<Occupancy>,
+/// The lifecycle methods a wrapper passes unchanged to the exporter or processor it wraps (`self.inner`): one
+/// definition for the wrappers here and in `limits.rs`, whose SDK traits each ask for a subset of them.
+macro_rules! forward_to_inner {
+    ($($method:ident),+ $(,)?) => { $($crate::selfobs::forward_to_inner!(@ $method);)+ };
+    (@ force_flush) => {
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.inner.force_flush()
+        }
+    };
+    (@ shutdown_with_timeout) => {
+        fn shutdown_with_timeout(&self, timeout: std::time::Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+    };
+    (@ set_resource) => {
+        fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+            self.inner.set_resource(resource);
+        }
+    };
+    (@ temporality) => {
+        fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
+            self.inner.temporality()
+        }
+    };
 }
+pub(crate) use forward_to_inner;
 
-impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let items = batch.len();
-        let result = self.inner.export(batch).await;
-        self.counters.record(items, result.is_ok());
-        self.occupancy.release(items);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-/// Drops (and counts) spans when the batch processor behind it is full.
-#[derive(Debug)]
-pub(crate) struct AdmissionSpanProcessor<P> {
-    inner: P,
+/// One SDK batch processor's admission: its occupancy, its queue's capacity and the signal's counters, shared by
+/// the admission processor in front of the queue and the counting exporter behind it.
+#[derive(Debug, Clone)]
+pub(crate) struct Gate {
     counters: Arc<Counters>,
     occupancy: Arc<Occupancy>,
     capacity: usize,
 }
 
-impl<P: SpanProcessor> SpanProcessor for AdmissionSpanProcessor<P> {
+impl Gate {
+    fn new(counters: &Arc<Counters>, capacity: usize) -> Gate {
+        Gate { counters: counters.clone(), occupancy: Arc::default(), capacity }
+    }
+
+    /// Takes a slot for one item, or counts the item dropped when the queue is full.
+    fn admit(&self) -> bool {
+        let admitted = self.occupancy.admit(self.capacity);
+        if !admitted {
+            self.counters.drop_one();
+        }
+        admitted
+    }
+
+    /// An export of `items` returned: counts them exported or failed and frees their slots.
+    fn settle(&self, items: usize, ok: bool) {
+        self.counters.record(items, ok);
+        self.occupancy.release(items);
+    }
+}
+
+/// Counts an exporter's outcomes and releases the admission slots of each batch (spans or log records).
+#[derive(Debug)]
+pub(crate) struct CountingExporter<E> {
+    inner: E,
+    gate: Gate,
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let items = batch.len();
+        let result = self.inner.export(batch).await;
+        self.gate.settle(items, result.is_ok());
+        result
+    }
+
+    forward_to_inner!(shutdown_with_timeout, force_flush, set_resource);
+}
+
+impl<E: LogExporter> LogExporter for CountingExporter<E> {
+    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
+        let items = batch.iter().count();
+        let result = self.inner.export(batch).await;
+        self.gate.settle(items, result.is_ok());
+        result
+    }
+
+    forward_to_inner!(shutdown_with_timeout, set_resource);
+}
+
+/// Drops (and counts) spans or log records when the batch processor behind it is full.
+#[derive(Debug)]
+pub(crate) struct AdmissionProcessor<P> {
+    inner: P,
+    gate: Gate,
+}
+
+impl<P: SpanProcessor> SpanProcessor for AdmissionProcessor<P> {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         self.inner.on_start(span, cx);
     }
 
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
-        if self.occupancy.admit(self.capacity) {
+        if span.span_context.is_sampled() && self.gate.admit() {
             self.inner.on_end(span);
-        } else {
-            self.counters.drop_one();
         }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
+    forward_to_inner!(force_flush, shutdown_with_timeout, set_resource);
 }
 
-/// Wraps a span exporter and builds the admission processor around the batch processor that will drive it.
-pub(crate) fn span_pipeline<E: SpanExporter + 'static>(
-    exporter: E,
-    counters: &Arc<Counters>,
-    capacity: usize,
-    batch: impl FnOnce(CountingSpanExporter<E>) -> opentelemetry_sdk::trace::BatchSpanProcessor,
-) -> AdmissionSpanProcessor<opentelemetry_sdk::trace::BatchSpanProcessor> {
-    let occupancy = Arc::new(Occupancy::default());
-    let exporter = CountingSpanExporter { inner: exporter, counters: counters.clone(), occupancy: occupancy.clone() };
-    AdmissionSpanProcessor { inner: batch(exporter), counters: counters.clone(), occupancy, capacity }
-}
-
-/// Counts a log exporter's outcomes and releases admission slots.
-#[derive(Debug)]
-pub(crate) struct CountingLogExporter<E> {
-    inner: E,
-    counters: Arc<Counters>,
-    occupancy: Arc<Occupancy>,
-}
-
-impl<E: LogExporter> LogExporter for CountingLogExporter<E> {
-    async fn export(&self, batch: LogBatch<'_>) -> OTelSdkResult {
-        let items = batch.iter().count();
-        let result = self.inner.export(batch).await;
-        self.counters.record(items, result.is_ok());
-        self.occupancy.release(items);
-        result
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
-}
-
-/// Drops (and counts) log records when the batch processor behind it is full.
-#[derive(Debug)]
-pub(crate) struct AdmissionLogProcessor<P> {
-    inner: P,
-    counters: Arc<Counters>,
-    occupancy: Arc<Occupancy>,
-    capacity: usize,
-}
-
-impl<P: LogProcessor> LogProcessor for AdmissionLogProcessor<P> {
+impl<P: LogProcessor> LogProcessor for AdmissionProcessor<P> {
     fn emit(&self, record: &mut SdkLogRecord, scope: &opentelemetry::InstrumentationScope) {
-        if self.occupancy.admit(self.capacity) {
+        if self.gate.admit() {
             // The SDK's exporters (HTTP/JSON, console) export the record as it is; give it what otelwright's own
             // encoder writes (`export/encode/logs.rs`): the event time, and no synthetic tracing event name.
             if record.timestamp().is_none()
@@ -314,34 +305,22 @@ impl<P: LogProcessor> LogProcessor for AdmissionLogProcessor<P> {
                 opentelemetry::logs::LogRecord::set_event_name(record, "");
             }
             self.inner.emit(record, scope);
-        } else {
-            self.counters.drop_one();
         }
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.inner.set_resource(resource);
-    }
+    forward_to_inner!(force_flush, shutdown_with_timeout, set_resource);
 }
 
-/// Wraps a log exporter and builds the admission processor around its batch processor.
-pub(crate) fn log_pipeline<E: LogExporter + 'static>(
+/// Wraps an exporter (spans or log records) and builds the admission processor around the batch processor that
+/// `batch` makes to drive it, holding at most `capacity` items.
+pub(crate) fn admission_pipeline<E, P>(
     exporter: E,
     counters: &Arc<Counters>,
     capacity: usize,
-    batch: impl FnOnce(CountingLogExporter<E>) -> opentelemetry_sdk::logs::BatchLogProcessor,
-) -> AdmissionLogProcessor<opentelemetry_sdk::logs::BatchLogProcessor> {
-    let occupancy = Arc::new(Occupancy::default());
-    let exporter = CountingLogExporter { inner: exporter, counters: counters.clone(), occupancy: occupancy.clone() };
-    AdmissionLogProcessor { inner: batch(exporter), counters: counters.clone(), occupancy, capacity }
+    batch: impl FnOnce(CountingExporter<E>) -> P,
+) -> AdmissionProcessor<P> {
+    let gate = Gate::new(counters, capacity);
+    AdmissionProcessor { inner: batch(CountingExporter { inner: exporter, gate: gate.clone() }), gate }
 }
 
 /// Counts the data points of each metric export.
@@ -381,17 +360,7 @@ impl<E: PushMetricExporter> PushMetricExporter for CountingMetricExporter<E> {
         result
     }
 
-    fn force_flush(&self) -> OTelSdkResult {
-        self.inner.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.inner.shutdown_with_timeout(timeout)
-    }
-
-    fn temporality(&self) -> opentelemetry_sdk::metrics::Temporality {
-        self.inner.temporality()
-    }
+    forward_to_inner!(force_flush, shutdown_with_timeout, temporality);
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub(crate) struct DemoArgs {
     #[arg(long, default_value_t = 20)]
     rate: u32,
     /// OTLP protocol to the embedded receiver: grpc, http/protobuf or http/json.
-    #[arg(long, default_value = "grpc", value_parser = parse_protocol)]
+    #[arg(long, default_value = "grpc", value_parser = clap::value_parser!(Protocol))]
     protocol: Protocol,
     /// How many trace waterfalls the summary prints.
     #[arg(long, default_value_t = 3)]
@@ -56,15 +56,6 @@ pub(crate) struct DemoArgs {
     /// health-agent's cache (a Redis URL); default: an in-process cache.
     #[arg(long)]
     redis_url: Option<String>,
-}
-
-fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    match s {
-        "grpc" => Ok(Protocol::Grpc),
-        "http/protobuf" => Ok(Protocol::HttpProtobuf),
-        "http/json" => Ok(Protocol::HttpJson),
-        _ => Err(format!("{s:?}: use grpc, http/protobuf or http/json")),
-    }
 }
 
 /// Asks the load, the view and the refresh loop to stop.

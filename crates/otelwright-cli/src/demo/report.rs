@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use otelwright_core::metric;
 use otelwright_receiver::{HistogramPoint, NumberPoint, ReceivedLog, ReceivedMetric, ReceivedSpan};
 
 /// One drawn line of a waterfall.
@@ -79,8 +80,8 @@ pub(crate) struct Red {
 /// `(service.name, route)`: the route is `METHOD /http/route` for HTTP and the RPC method for gRPC.
 pub(crate) type RouteKey = (String, String);
 
-const HTTP_SERVER: &str = "http.server.request.duration";
-const RPC_SERVER: &str = "rpc.server.call.duration";
+const HTTP_SERVER: &str = metric::http::SERVER_REQUEST_DURATION;
+const RPC_SERVER: &str = metric::rpc::SERVER_CALL_DURATION;
 
 /// The `q` quantile (0..1) of a histogram, interpolating linearly inside the bucket it falls in.
 pub(crate) fn quantile(bounds: &[f64], counts: &[u64], q: f64) -> f64 {
@@ -181,28 +182,25 @@ const POOL: &str = "db.client.connection.pool.name";
 /// Resource, pool, cache and business gauges as `(label, value)` lines, from the latest exports.
 pub(crate) fn gauges(metrics: &[ReceivedMetric]) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let cpu = points(metrics, "process.cpu.utilization");
+    let cpu = points(metrics, metric::process::CPU_UTILIZATION);
     if !cpu.is_empty() {
         out.push(("process CPU".into(), format!("{:.1} %", cpu.iter().map(|p| p.value).sum::<f64>() * 100.0)));
     }
-    if let Some(p) = points(metrics, "process.memory.usage").first() {
+    if let Some(p) = points(metrics, metric::process::MEMORY_USAGE).first() {
         out.push(("process memory".into(), format!("{:.1} MB", p.value / 1_048_576.0)));
     }
-    if let Some(p) = points(metrics, "process.thread.count").first() {
+    if let Some(p) = points(metrics, metric::process::THREAD_COUNT).first() {
         out.push(("process threads".into(), format!("{}", p.value.round())));
     }
-    if let Some(p) = having(&points(metrics, "system.memory.utilization"), "system.memory.state", "used").first() {
+    if let Some(p) = having(&points(metrics, metric::system::MEMORY_UTILIZATION), "system.memory.state", "used").first()
+    {
         out.push(("host memory used".into(), format!("{:.1} %", p.value * 100.0)));
     }
 
-    let conns = points(metrics, "db.client.connection.count");
-    let (max, pending) =
-        (points(metrics, "db.client.connection.max"), points(metrics, "db.client.connection.pending_requests"));
-    let waits: Vec<HistogramPoint> = metrics
-        .iter()
-        .filter(|m| m.name() == "db.client.connection.wait_time")
-        .flat_map(|m| m.histogram_points())
-        .collect();
+    let conns = points(metrics, metric::pool::COUNT);
+    let (max, pending) = (points(metrics, metric::pool::MAX), points(metrics, metric::pool::PENDING_REQUESTS));
+    let waits: Vec<HistogramPoint> =
+        metrics.iter().filter(|m| m.name() == metric::pool::WAIT_TIME).flat_map(|m| m.histogram_points()).collect();
     for pool in values_of(&conns, POOL) {
         let mine = having(&conns, POOL, &pool);
         let state = |s: &str| total(&having(&mine, "db.client.connection.state", s));
@@ -220,7 +218,7 @@ pub(crate) fn gauges(metrics: &[ReceivedMetric]) -> Vec<(String, String)> {
         ));
     }
 
-    let (requests, entries) = (points(metrics, "cache.requests"), points(metrics, "cache.entry.count"));
+    let (requests, entries) = (points(metrics, metric::cache::REQUESTS), points(metrics, metric::cache::ENTRY_COUNT));
     for cache in values_of(&requests, "cache.name") {
         let mine = having(&requests, "cache.name", &cache);
         let (hits, misses) =
@@ -248,7 +246,7 @@ pub(crate) fn gauges(metrics: &[ReceivedMetric]) -> Vec<(String, String)> {
         let (i, o) = (total(&having(&tokens, "direction", "input")), total(&having(&tokens, "direction", "output")));
         out.push(("chat.tokens".into(), format!("{i} in, {o} out")));
     }
-    let calls = points(metrics, "function.calls");
+    let calls = points(metrics, metric::function::CALLS);
     for f in values_of(&calls, "function.name") {
         let mine = having(&calls, "function.name", &f);
         out.push((

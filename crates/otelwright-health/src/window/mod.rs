@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use dist::Dist;
 
 /// The histogram the window reads by default.
-pub const HTTP_SERVER_DURATION: &str = "http.server.request.duration";
+pub const HTTP_SERVER_DURATION: &str = otelwright_core::metric::http::SERVER_REQUEST_DURATION;
 
 /// The default window length.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);

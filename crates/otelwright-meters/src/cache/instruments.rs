@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use opentelemetry::metrics::Meter;
+use opentelemetry::metrics::{AsyncInstrument, Meter};
 
+use super::CacheCounts;
 use super::meters::CacheEntry;
 use crate::names::cache as n;
 use crate::registry::Registry;
@@ -41,56 +42,44 @@ pub(super) fn register(meter: &Meter, registry: Arc<Registry<CacheEntry>>) {
             }
         })
         .build();
-    let r = registry.clone();
     meter
         .u64_observable_counter(n::ERRORS)
         .with_unit("{error}")
         .with_description("Failed cache operations")
-        .with_callback(move |o| {
-            for e in r.entries().iter() {
-                if let Some(v) = e.read().and_then(|c| c.errors) {
-                    o.observe(v, &e.attrs.base);
-                }
-            }
-        })
+        .with_callback(each_cache(&registry, |c| c.errors))
         .build();
-    let r = registry.clone();
     meter
         .u64_observable_counter(n::EVICTIONS)
         .with_unit("{eviction}")
         .with_description("Entries the cache removed on its own (capacity or expiry)")
-        .with_callback(move |o| {
-            for e in r.entries().iter() {
-                if let Some(v) = e.read().and_then(|c| c.evictions) {
-                    o.observe(v, &e.attrs.base);
-                }
-            }
-        })
+        .with_callback(each_cache(&registry, |c| c.evictions))
         .build();
-    let r = registry.clone();
     meter
         .i64_observable_up_down_counter(n::ENTRY_COUNT)
         .with_unit("{entry}")
         .with_description("Entries in the cache")
-        .with_callback(move |o| {
-            for e in r.entries().iter() {
-                if let Some(v) = e.read().and_then(|c| c.entries) {
-                    o.observe(i64::try_from(v).unwrap_or(i64::MAX), &e.attrs.base);
-                }
-            }
-        })
+        .with_callback(each_cache(&registry, |c| c.entries.map(|v| i64::try_from(v).unwrap_or(i64::MAX))))
         .build();
-    let r = registry;
     meter
         .f64_observable_gauge(n::HIT_RATIO)
         .with_unit("1")
         .with_description("Hits / (hits + misses) since the source started counting")
-        .with_callback(move |o| {
-            for e in r.entries().iter() {
-                if let Some(ratio) = e.read().and_then(|c| c.hit_ratio()) {
-                    o.observe(ratio, &e.attrs.base);
-                }
-            }
-        })
+        .with_callback(each_cache(&registry, CacheCounts::hit_ratio))
         .build();
+}
+
+/// A callback that observes what `pick` reads from each registered cache (when the source reports it), on the
+/// cache's own attributes.
+fn each_cache<T: 'static>(
+    registry: &Arc<Registry<CacheEntry>>,
+    pick: fn(&CacheCounts) -> Option<T>,
+) -> impl Fn(&dyn AsyncInstrument<T>) + Send + Sync + 'static {
+    let registry = registry.clone();
+    move |o| {
+        for e in registry.entries().iter() {
+            if let Some(v) = e.read().as_ref().and_then(pick) {
+                o.observe(v, &e.attrs.base);
+            }
+        }
+    }
 }

@@ -5,14 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use opentelemetry::metrics::Meter;
+use otelwright_core::buckets;
 
 use super::meters::{Pools, Timings};
 use crate::names::pool as n;
-
-/// Seconds; from 0.1 ms (a warm pool) to 10 s (a starved one).
-const WAIT_BOUNDS: [f64; 12] = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 10.0];
-/// Seconds; from 1 ms (one query) to 60 s (a long transaction).
-const USE_BOUNDS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 10.0, 60.0];
 
 fn gauge(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -24,13 +20,13 @@ pub(super) fn register(meter: &Meter, pools: Arc<Pools>) {
             .f64_histogram(n::WAIT_TIME)
             .with_unit("s")
             .with_description("Time it took to obtain an open connection from the pool")
-            .with_boundaries(WAIT_BOUNDS.to_vec())
+            .with_boundaries(buckets::POOL_WAIT.to_vec())
             .build(),
         use_time: meter
             .f64_histogram(n::USE_TIME)
             .with_unit("s")
             .with_description("Time between borrowing a connection and returning it to the pool")
-            .with_boundaries(USE_BOUNDS.to_vec())
+            .with_boundaries(buckets::POOL_USE.to_vec())
             .build(),
     });
 

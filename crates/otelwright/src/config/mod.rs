@@ -111,14 +111,6 @@ impl Default for Config {
     }
 }
 
-fn signal_index(signal: Signal) -> usize {
-    match signal {
-        Signal::Traces => 0,
-        Signal::Metrics => 1,
-        Signal::Logs => 2,
-    }
-}
-
 impl Config {
     /// The values that could not be used (each names the variable and the value). `init` logs them once.
     pub fn warnings(&self) -> &[ConfigWarning] {
@@ -223,7 +215,7 @@ impl Config {
 
     /// Where one signal goes; an empty list turns the signal off.
     pub fn exporters(mut self, signal: Signal, exporters: impl IntoIterator<Item = Exporter>) -> Self {
-        self.exporters[signal_index(signal)] = exporters.into_iter().collect();
+        self.exporters[signal.index()] = exporters.into_iter().collect();
         self
     }
 
@@ -416,7 +408,7 @@ impl Config {
 
     /// The exporters configured for one signal (empty when the signal is off or the SDK is disabled).
     pub fn signal_exporters(&self, signal: Signal) -> &[Exporter] {
-        if self.sdk_disabled { &[] } else { &self.exporters[signal_index(signal)] }
+        if self.sdk_disabled { &[] } else { &self.exporters[signal.index()] }
     }
 }
 

@@ -9,74 +9,14 @@ use std::time::Duration;
 use super::env::{Env, parse_key_values};
 use crate::tls::Pem;
 
-/// A telemetry signal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Signal {
-    /// Spans.
-    Traces,
-    /// Metric data points.
-    Metrics,
-    /// Log records.
-    Logs,
-}
+pub use otelwright_core::{Protocol, Signal};
 
-impl Signal {
-    /// All three, in shutdown order.
-    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
-
-    /// `traces`, `metrics` or `logs`: the `otel.signal` value and the OTLP/HTTP path segment.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
-
-    pub(crate) fn env_infix(self) -> &'static str {
-        match self {
-            Signal::Traces => "TRACES",
-            Signal::Metrics => "METRICS",
-            Signal::Logs => "LOGS",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Signal::Traces => 0,
-            Signal::Metrics => 1,
-            Signal::Logs => 2,
-        }
-    }
-}
-
-/// The OTLP transport and encoding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// OTLP over gRPC (tonic), default port 4317.
-    Grpc,
-    /// OTLP/HTTP with protobuf bodies, default port 4318. The spec's default.
-    #[default]
-    HttpProtobuf,
-    /// OTLP/HTTP with JSON bodies, default port 4318.
-    HttpJson,
-}
-
-impl Protocol {
-    pub(crate) fn parse(s: &str) -> Option<Protocol> {
-        match s {
-            "grpc" => Some(Protocol::Grpc),
-            "http/protobuf" => Some(Protocol::HttpProtobuf),
-            "http/json" => Some(Protocol::HttpJson),
-            _ => None,
-        }
-    }
-
-    fn default_endpoint(self) -> &'static str {
-        match self {
-            Protocol::Grpc => "http://localhost:4317",
-            _ => "http://localhost:4318/",
-        }
+/// Where a protocol's exporter sends when no endpoint is configured (OTLP exporter specification, "Endpoint
+/// URLs": `http://localhost:4317` for gRPC, `http://localhost:4318` for HTTP).
+fn default_endpoint(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Grpc => "http://localhost:4317",
+        _ => "http://localhost:4318/",
     }
 }
 
@@ -201,7 +141,7 @@ impl OtlpSources {
                 protocol,
                 signal,
             ),
-            None => with_signal_path(protocol.default_endpoint(), protocol, signal),
+            None => with_signal_path(default_endpoint(protocol), protocol, signal),
         };
         ResolvedOtlp {
             tls: TlsFiles {
@@ -281,7 +221,7 @@ fn read_level(env: &mut Env<'_>, prefix: &str) -> OtlpSource {
             Err(reason) => env.warn(&var, &raw, format!("{reason}; using the default endpoint")),
         }
     }
-    src.protocol = env.choice(&format!("{prefix}_PROTOCOL"), "grpc, http/protobuf, http/json", Protocol::parse);
+    src.protocol = env.choice(&format!("{prefix}_PROTOCOL"), Protocol::EXPECTED, |s| s.parse().ok());
     let var = format!("{prefix}_HEADERS");
     if let Some(raw) = env.string(&var) {
         match parse_key_values(&raw) {

@@ -54,7 +54,7 @@ impl Config {
                 _ => None,
             }) {
                 // `none` anywhere in the list disables the signal.
-                c.exporters[signal_index(signal)] =
+                c.exporters[signal.index()] =
                     if list.contains(&None) { Vec::new() } else { list.into_iter().flatten().collect() };
             }
         }

@@ -85,11 +85,11 @@ pub use outcome::MeasuredOutcome;
 pub use quantity::{Amount, Quantity, QuantityNumber};
 
 /// The counter `#[measured]` records: one per completed, failed or cancelled call.
-pub const FUNCTION_CALLS: &str = "function.calls";
+pub const FUNCTION_CALLS: &str = otelwright_core::metric::function::CALLS;
 /// The histogram `#[measured]` records: the duration of each call, in seconds.
-pub const FUNCTION_CALLS_DURATION: &str = "function.calls.duration";
+pub const FUNCTION_CALLS_DURATION: &str = otelwright_core::metric::function::CALLS_DURATION;
 /// Calls in progress of functions measured with `#[measured(in_flight)]`.
-pub const FUNCTION_CALLS_ACTIVE: &str = "function.calls.active";
+pub const FUNCTION_CALLS_ACTIVE: &str = otelwright_core::metric::function::CALLS_ACTIVE;
 /// Attribute: the fully qualified path of the measured function (semantic conventions).
 pub const CODE_FUNCTION_NAME: &str = "code.function.name";
 /// Attribute: `ok`, `error` or `cancelled`.
@@ -99,8 +99,7 @@ pub const ERROR_TYPE: &str = "error.type";
 /// Attribute: the `name = "..."` given to `#[measured]`.
 pub const FUNCTION_NAME: &str = "function.name";
 /// The bucket boundaries of `function.calls.duration`, in seconds (the HTTP duration buckets).
-pub const DURATION_BUCKETS: [f64; 14] =
-    [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub use otelwright_core::buckets::DURATION as DURATION_BUCKETS;
 
 /// The instrumentation scope of every instrument this module creates.
 fn meter() -> opentelemetry::metrics::Meter {

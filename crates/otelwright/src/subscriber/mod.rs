@@ -173,6 +173,18 @@ mod tests {
     use super::*;
     use crate::config::Signal;
 
+    /// Providers with only `tracer` (or none), as `build` gets them from the pipeline.
+    fn providers(tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>) -> Providers {
+        Providers {
+            tracer,
+            meter: None,
+            logger: None,
+            runtime: None,
+            stats: crate::selfobs::Stats::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// Captures stdout lines.
     #[derive(Clone, Default)]
     struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -202,14 +214,7 @@ mod tests {
             .exporters(Signal::Metrics, [])
             .exporters(Signal::Traces, []);
         // A tracer provider with no exporter still creates sampled spans with real ids.
-        let providers = Providers {
-            tracer: Some(opentelemetry_sdk::trace::SdkTracerProvider::builder().build()),
-            meter: None,
-            logger: None,
-            runtime: None,
-            stats: crate::selfobs::Stats::new(),
-            warnings: Vec::new(),
-        };
+        let providers = providers(Some(opentelemetry_sdk::trace::SdkTracerProvider::builder().build()));
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
         tracing::dispatcher::with_default(&dispatch, || {
@@ -242,14 +247,7 @@ mod tests {
     #[test]
     fn json_lines_carry_the_request_id_of_the_context() {
         let config = Config::default().log_format(LogFormat::Json);
-        let providers = Providers {
-            tracer: None,
-            meter: None,
-            logger: None,
-            runtime: None,
-            stats: crate::selfobs::Stats::new(),
-            warnings: Vec::new(),
-        };
+        let providers = providers(None);
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
         let id = otelwright_http::RequestId::new();
@@ -266,16 +264,9 @@ mod tests {
     fn stdout_filter_does_not_stop_spans() {
         let config = Config::default().log_format(LogFormat::Json).log_filter("error");
         let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
-        let providers = Providers {
-            tracer: Some(
-                opentelemetry_sdk::trace::SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build(),
-            ),
-            meter: None,
-            logger: None,
-            runtime: None,
-            stats: crate::selfobs::Stats::new(),
-            warnings: Vec::new(),
-        };
+        let providers = providers(Some(
+            opentelemetry_sdk::trace::SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build(),
+        ));
         let capture = Capture::default();
         let dispatch = build(&config, &providers, capture.clone());
         tracing::dispatcher::with_default(&dispatch, || {
