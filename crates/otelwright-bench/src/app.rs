@@ -17,9 +17,9 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use otelwright_meters::Meters;
 use otelwright_meters::cache::moka::MeteredCache;
 use otelwright_meters::pool::sqlx::SqlxPool;
-use otelwright_meters::{Meters, ResourceConfig};
 use serde::Serialize;
 use tracing::Instrument;
 
@@ -107,25 +107,27 @@ async fn order(State(cache): State<OrderCache>, Path(id): Path<u64>) -> Json<Arc
 }
 
 /// Builds the app of `mode` on the installed `pipeline`.
-pub(crate) async fn build(mode: Mode, pipeline: &Pipeline, metric_interval: Duration) -> anyhow::Result<App> {
+pub(crate) async fn build(mode: Mode, pipeline: &Pipeline) -> anyhow::Result<App> {
     let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect("sqlite::memory:").await?;
     let builder = || moka::sync::Cache::builder().max_capacity(10_000);
     let (cache, meters) = match pipeline {
         Pipeline::Otelwright(t) if mode.metrics() => {
-            let meters = Meters::new().with_resources(ResourceConfig::default().refresh_interval(metric_interval))?;
+            // Resources sampled at the pipeline's metric interval, as a service wires them.
+            let meters = t.meters()?;
             meters.pools.add("orders-db", SqlxPool::new(pool.clone()));
             let cache = MeteredCache::build(&meters.caches, "orders", builder());
-            meters.register_instruments(&t.meter("otelwright-meters"));
             (OrderCache::Metered(cache), Some(meters))
         }
         _ => (OrderCache::Plain(builder().build()), None),
     };
     let routes = Router::new().route("/hello", get(hello)).route("/orders/{id}", get(order)).with_state(cache);
-    let router = match mode {
-        Mode::Bare => routes,
-        Mode::Stock => routes.layer(Stock::http_layer()),
-        mode => routes
-            .layer(otelwright::http::HttpServerLayer::builder().traces(mode.traces()).metrics(mode.metrics()).build()),
+    let router = match pipeline {
+        Pipeline::None => routes,
+        Pipeline::Stock(_) => routes.layer(Stock::http_layer()),
+        // The layer a service gets from its Telemetry (providers, propagator and settings bound).
+        Pipeline::Otelwright(t) => {
+            routes.layer(t.server_layer_builder().traces(mode.traces()).metrics(mode.metrics()).build())
+        }
     };
     Ok(App { router, keep: (meters, pool) })
 }

@@ -179,7 +179,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             otelwright::init(config(mode, &args.endpoint, args.metric_interval)).context("telemetry")?,
         )),
     };
-    let app = super::app::build(args.mode, &pipeline, args.metric_interval).await?;
+    let app = super::app::build(args.mode, &pipeline).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     child::say(&format!("ready {}", listener.local_addr()?));
     let mut commands = child::stdin_commands();
