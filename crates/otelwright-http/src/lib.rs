@@ -20,6 +20,7 @@ pub mod client;
 mod conventions;
 pub mod dispatch;
 mod future;
+mod instrumentation;
 pub mod metrics;
 pub mod propagation;
 mod request_id;

@@ -11,21 +11,11 @@ use std::sync::{Arc, PoisonError, RwLock};
 use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue, Value};
 
+use crate::conventions::rules::string;
+
 /// The advised boundaries for HTTP and RPC durations, in seconds.
 pub const DURATION_BUCKETS: [f64; 14] =
     [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
-
-/// `opentelemetry::global::meter_with_scope` for this crate.
-pub(crate) fn global_meter() -> Meter {
-    opentelemetry::global::meter_with_scope(scope())
-}
-
-pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
-    opentelemetry::InstrumentationScope::builder("otelwright-http")
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url("https://opentelemetry.io/schemas/1.37.0")
-        .build()
-}
 
 fn duration(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
     meter
@@ -77,11 +67,6 @@ impl<K: Hash + Eq + Clone, V> BoundCache<K, V> {
     pub(crate) fn len(&self) -> usize {
         self.map.read().unwrap_or_else(PoisonError::into_inner).len()
     }
-}
-
-/// A `'static` string stays borrowed (no allocation).
-fn string(v: Cow<'static, str>) -> Value {
-    Value::String(StringValue::from(v))
 }
 
 /// `http.request.method` and `url.scheme`: the attributes of `http.server.active_requests`.
