@@ -137,12 +137,15 @@ impl Running {
 pub async fn serve(addr: SocketAddr, telemetry: &otelwright::Telemetry) -> std::io::Result<Running> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let mut layer = HttpServerLayer::builder()
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otelwright::Config::from_env()));
+    let mut layer = HttpServerLayer::builder().propagator(otelwright::propagator(&otelwright::Config::from_env()));
     if let Some(provider) = telemetry.tracer_provider() {
         layer = layer.tracer_provider(provider);
     }
+    // Without a meter provider the pipeline records no metrics: neither does the layer.
+    layer = match telemetry.meter_provider() {
+        Some(provider) => layer.meter_provider(provider),
+        None => layer.metrics(false),
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
         .layer(DispatchLayer::new(telemetry.dispatch().clone()))

@@ -62,7 +62,7 @@ pub struct HealthAgentConfig {
     /// collected every 5 s). They must be on the telemetry's meter provider: build the telemetry from
     /// [`HealthAgentConfig::telemetry_config`].
     pub readers: HealthReaders,
-    /// Log `slow request` above this (default: the layer's, 3 s or `OTELWRIGHT_SLOW_REQUEST_MS`).
+    /// Log `slow request` above this (default: the layer's, 3 s).
     pub slow_request_threshold: Option<Duration>,
 }
 
@@ -189,17 +189,24 @@ async fn start(config: HealthAgentConfig, telemetry: &otelwright::Telemetry) -> 
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))
         .connect_lazy();
-    let mut client_layer = HttpClientLayer::builder()
-        .target(&config.recommender_url)
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otel_config));
-    let mut server_layer = HttpServerLayer::builder()
-        .meter(telemetry.meter("otelwright-http"))
-        .propagator(otelwright::propagator(&otel_config))
-        .exclude_paths(health::UNTRACED);
+    let mut client_layer =
+        HttpClientLayer::builder().target(&config.recommender_url).propagator(otelwright::propagator(&otel_config));
+    let mut server_layer =
+        HttpServerLayer::builder().propagator(otelwright::propagator(&otel_config)).exclude_paths(health::UNTRACED);
     if let Some(provider) = telemetry.tracer_provider() {
         client_layer = client_layer.tracer_provider(provider);
         server_layer = server_layer.tracer_provider(provider);
+    }
+    // Without a meter provider the pipeline records no metrics: neither do the layers.
+    match telemetry.meter_provider() {
+        Some(provider) => {
+            client_layer = client_layer.meter_provider(provider);
+            server_layer = server_layer.meter_provider(provider);
+        }
+        None => {
+            client_layer = client_layer.metrics(false);
+            server_layer = server_layer.metrics(false);
+        }
     }
     if let Some(threshold) = config.slow_request_threshold {
         server_layer = server_layer.slow_request_threshold(Some(threshold));
