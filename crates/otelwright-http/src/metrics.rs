@@ -11,7 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, Histogram, Meter, UpDownCounter};
 use opentelemetry::{KeyValue, StringValue, Value};
 
-use crate::conventions::rules::string;
+use crate::conventions::rules::{add_client_side_server, string};
 
 /// The advised boundaries for HTTP and RPC durations, in seconds.
 pub const DURATION_BUCKETS: [f64; 14] =
@@ -69,6 +69,25 @@ impl<K: Hash + Eq + Clone, V> BoundCache<K, V> {
     }
 }
 
+/// `http.response.status_code`, `error.type` and `network.protocol.version`, those that are known: the end of both
+/// HTTP duration attribute sets.
+fn push_outcome(
+    attrs: &mut Vec<KeyValue>,
+    status: Option<u16>,
+    error_type: Option<&Cow<'static, str>>,
+    version: Option<&'static str>,
+) {
+    if let Some(s) = status {
+        attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
+    }
+    if let Some(e) = error_type {
+        attrs.push(KeyValue::new("error.type", string(e.clone())));
+    }
+    if let Some(v) = version {
+        attrs.push(KeyValue::new("network.protocol.version", v));
+    }
+}
+
 /// `http.request.method` and `url.scheme`: the attributes of `http.server.active_requests`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ActiveKey {
@@ -104,15 +123,7 @@ impl ServerKey {
         if let Some(route) = &self.route {
             attrs.push(KeyValue::new("http.route", Value::String(StringValue::from(route.clone()))));
         }
-        if let Some(s) = self.status {
-            attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
-        if let Some(e) = &self.error_type {
-            attrs.push(KeyValue::new("error.type", string(e.clone())));
-        }
-        if let Some(v) = self.version {
-            attrs.push(KeyValue::new("network.protocol.version", v));
-        }
+        push_outcome(&mut attrs, self.status, self.error_type.as_ref(), self.version);
         attrs
     }
 }
@@ -215,19 +226,8 @@ impl ClientKey {
     pub(crate) fn attributes(&self) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(6);
         attrs.push(KeyValue::new("http.request.method", string(self.method.clone())));
-        if let Some((host, port)) = &self.server {
-            attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
-            attrs.push(KeyValue::new("server.port", i64::from(*port)));
-        }
-        if let Some(s) = self.status {
-            attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
-        if let Some(e) = &self.error_type {
-            attrs.push(KeyValue::new("error.type", string(e.clone())));
-        }
-        if let Some(v) = self.version {
-            attrs.push(KeyValue::new("network.protocol.version", v));
-        }
+        add_client_side_server(&mut attrs, self.server.as_ref());
+        push_outcome(&mut attrs, self.status, self.error_type.as_ref(), self.version);
         attrs
     }
 }

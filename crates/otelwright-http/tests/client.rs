@@ -17,8 +17,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use otelwright_http::HttpClientLayer;
 use otelwright_http::client::HttpClientService;
+use otelwright_http::{HttpClientLayer, HttpClientLayerBuilder};
 use otelwright_receiver::ReceivedMetric;
 use otelwright_test_support::{Pipeline, fast_batches};
 use tonic_health::pb::HealthCheckRequest;
@@ -32,28 +32,25 @@ async fn pipeline(service: &str) -> Pipeline {
     Pipeline::start(service, |c| fast_batches(c, Duration::from_millis(50))).await
 }
 
-/// The client layer on `pipeline`'s providers, injecting W3C trace context (a built pipeline installs no global
-/// propagator).
-fn layer(pipeline: &Pipeline) -> HttpClientLayer {
+/// The client layer's builder on `pipeline`'s providers, injecting W3C trace context (a built pipeline installs
+/// no global propagator).
+fn builder(pipeline: &Pipeline) -> HttpClientLayerBuilder {
     let telemetry = &pipeline.telemetry;
     HttpClientLayer::builder()
         .tracer_provider(telemetry.tracer_provider().expect("traces are on"))
         .meter_provider(telemetry.meter_provider().expect("metrics are on"))
         .propagator(TraceContextPropagator::new())
-        .build()
 }
 
-fn http_client(pipeline: &Pipeline) -> HttpClient {
-    layer(pipeline).layer(Client::builder(TokioExecutor::new()).build_http())
+/// hyper-util's client behind `layer`.
+fn http_client(layer: HttpClientLayer) -> HttpClient {
+    layer.layer(Client::builder(TokioExecutor::new()).build_http())
 }
 
-/// GET `uri` through the layer: the status and body, or the client's error.
-async fn get_through(
-    client: &HttpClient,
-    uri: String,
-) -> Result<(StatusCode, String), hyper_util::client::legacy::Error> {
+/// GET `uri` through the default client layer on `p`'s providers: the status and body, or the client's error.
+async fn get_path(p: &Pipeline, uri: &str) -> Result<(StatusCode, String), hyper_util::client::legacy::Error> {
     let request = http::Request::get(uri).body(Empty::<Bytes>::new()).unwrap();
-    let response = client.clone().oneshot(request).await?;
+    let response = http_client(builder(p).build()).oneshot(request).await?;
     let status = response.status();
     let body = response.into_body().collect().await.expect("the body arrives").to_bytes();
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
@@ -91,7 +88,7 @@ fn keys(p: &otelwright_receiver::HistogramPoint) -> Vec<String> {
 async fn a_request_is_a_client_span_named_by_its_method() {
     let p = pipeline("client-span").await;
     let addr = http_server().await;
-    let (status, _) = get_through(&http_client(&p), format!("http://{addr}/echo?token=abc&page=2")).await.unwrap();
+    let (status, _) = get_path(&p, &format!("http://{addr}/echo?token=abc&page=2")).await.unwrap();
     assert_eq!(status, 200);
     let span = span_named(&p.receiver, "GET").await;
     assert_eq!(span.kind(), CLIENT);
@@ -110,7 +107,7 @@ async fn a_request_is_a_client_span_named_by_its_method() {
 async fn the_span_context_is_injected_into_the_request_headers() {
     let p = pipeline("client-inject").await;
     let addr = http_server().await;
-    let (_, traceparent) = get_through(&http_client(&p), format!("http://{addr}/echo")).await.unwrap();
+    let (_, traceparent) = get_path(&p, &format!("http://{addr}/echo")).await.unwrap();
     let span = span_named(&p.receiver, "GET").await;
     // A root the layer started: sampled (0x01) and, its trace id being random, the random flag (0x02).
     assert_eq!(traceparent, format!("00-{}-{}-03", span.trace_id_hex(), span.span_id_hex()));
@@ -121,7 +118,7 @@ async fn the_span_context_is_injected_into_the_request_headers() {
 async fn the_duration_carries_exactly_the_conventions_attributes() {
     let p = pipeline("client-duration").await;
     let addr = http_server().await;
-    get_through(&http_client(&p), format!("http://{addr}/echo")).await.unwrap();
+    get_path(&p, &format!("http://{addr}/echo")).await.unwrap();
     let metrics = p.export_metrics("http.client.request.duration").await;
     let duration = metrics.iter().find(|m| m.name() == "http.client.request.duration").unwrap();
     assert_eq!(duration.unit(), "s");
@@ -146,7 +143,7 @@ async fn the_duration_carries_exactly_the_conventions_attributes() {
 async fn a_5xx_is_an_error_with_its_status_as_error_type() {
     let p = pipeline("client-5xx").await;
     let addr = http_server().await;
-    let (status, _) = get_through(&http_client(&p), format!("http://{addr}/fail")).await.unwrap();
+    let (status, _) = get_path(&p, &format!("http://{addr}/fail")).await.unwrap();
     assert_eq!(status, 500);
     let span = span_named(&p.receiver, "GET").await;
     assert_eq!(span.status_code(), STATUS_ERROR);
@@ -161,7 +158,7 @@ async fn a_5xx_is_an_error_with_its_status_as_error_type() {
 async fn a_4xx_is_an_error_on_a_client() {
     let p = pipeline("client-4xx").await;
     let addr = http_server().await;
-    let (status, _) = get_through(&http_client(&p), format!("http://{addr}/missing")).await.unwrap();
+    let (status, _) = get_path(&p, &format!("http://{addr}/missing")).await.unwrap();
     assert_eq!(status, 404);
     let span = span_named(&p.receiver, "GET").await;
     assert_eq!(span.status_code(), STATUS_ERROR, "from 400 up, a client's request failed");
@@ -174,7 +171,7 @@ async fn a_connection_failure_is_an_error_named_by_its_type() {
     let p = pipeline("client-refused").await;
     // A port that was just free: nothing listens there.
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-    let error = get_through(&http_client(&p), format!("http://{closed}/echo")).await.unwrap_err();
+    let error = get_path(&p, &format!("http://{closed}/echo")).await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
     let error_type = std::any::type_name::<hyper_util::client::legacy::Error>();
     let span = span_named(&p.receiver, "GET").await;
@@ -212,13 +209,7 @@ async fn a_grpc_call_is_measured_by_the_rpc_client_conventions() {
     let grpc = grpc_server().await;
     let target = format!("http://{grpc}");
     let channel = tonic::transport::Endpoint::from_shared(target.clone()).unwrap().connect().await.unwrap();
-    let telemetry = &p.telemetry;
-    let layer = HttpClientLayer::builder()
-        .target(&target)
-        .tracer_provider(telemetry.tracer_provider().unwrap())
-        .meter_provider(telemetry.meter_provider().unwrap())
-        .build();
-    let mut client = HealthClient::new(layer.layer(channel));
+    let mut client = HealthClient::new(builder(&p).target(&target).build().layer(channel));
     client.check(HealthCheckRequest { service: "recommender".into() }).await.unwrap();
     let missing = client.check(HealthCheckRequest { service: "nope".into() }).await.unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
@@ -249,13 +240,7 @@ async fn a_grpc_call_is_measured_by_the_rpc_client_conventions() {
 async fn a_method_outside_the_configured_set_is_other() {
     let p = pipeline("client-methods").await;
     let addr = http_server().await;
-    let telemetry = &p.telemetry;
-    let client = HttpClientLayer::builder()
-        .tracer_provider(telemetry.tracer_provider().unwrap())
-        .meter_provider(telemetry.meter_provider().unwrap())
-        .known_methods(["GET"])
-        .build()
-        .layer(Client::builder(TokioExecutor::new()).build_http());
+    let client = http_client(builder(&p).known_methods(["GET"]).build());
     let request = http::Request::post(format!("http://{addr}/echo")).body(Empty::<Bytes>::new()).unwrap();
     let response = client.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 405);

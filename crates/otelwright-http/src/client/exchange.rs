@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use http::{HeaderMap, Method, Uri, Version};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 
 use super::shared::ClientShared;
-use crate::body::BodyObserver;
 use crate::conventions::rules::uri_server;
 use crate::conventions::{self, Client, Conventions, Outcome};
 
@@ -51,14 +50,8 @@ impl ClientExchange {
         let traced = shared.tracer.is_some();
         let cx = match &shared.tracer {
             Some(tracer) => {
-                let (name, attrs) = conventions.span_start(uri, method_original);
-                let span = tracer.build_with_context(
-                    opentelemetry::trace::SpanBuilder::from_name(name)
-                        .with_kind(SpanKind::Client)
-                        .with_attributes(attrs),
-                    &parent,
-                );
-                parent.with_span(crate::propagation::with_random_flag(span, &parent, shared.random_trace_ids))
+                let start = conventions.span_start(uri, method_original);
+                conventions::start_span(tracer, SpanKind::Client, start, &parent, shared.random_trace_ids)
             }
             None => parent,
         };
@@ -108,26 +101,4 @@ impl ClientExchange {
     }
 }
 
-impl Drop for ClientExchange {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl BodyObserver for ClientExchange {
-    fn context(&self) -> &Context {
-        &self.cx
-    }
-
-    fn on_data(&mut self, bytes: usize) {
-        self.conventions.on_data(bytes);
-    }
-
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        self.conventions.on_trailers(trailers);
-    }
-
-    fn on_end(self) {
-        // Dropping finishes.
-    }
-}
+crate::body::observe_with_conventions!(ClientExchange);

@@ -57,13 +57,11 @@ impl Conventions for HttpClient {
     /// Semconv `docs/http/http-spans.md`, Status: a 4xx SHOULD set Error on a CLIENT span, and so does a 5xx;
     /// `error.type` is then the status code.
     fn error_type(&self, outcome: Outcome) -> Option<Cow<'static, str>> {
-        outcome.error_type(|s| (s >= 400).then(|| Cow::Owned(s.to_string())))
+        outcome.http_error_type(400)
     }
 
     fn end_attributes(&self, span: &SpanRef<'_>, outcome: Outcome) {
-        if let Some(s) = outcome.status {
-            span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
+        outcome.set_http_status(span);
     }
 
     fn record(&self, i: &ClientInstruments, secs: f64, outcome: Outcome, error: Option<Cow<'static, str>>) {

@@ -102,13 +102,11 @@ impl Conventions for HttpServer {
     /// Semconv `docs/http/http-spans.md`, Status: a 5xx SHOULD set Error, a 4xx leaves it unset on a SERVER span
     /// (the client's fault); `error.type` is then the status code.
     fn error_type(&self, outcome: Outcome) -> Option<Cow<'static, str>> {
-        outcome.error_type(|s| (s >= 500).then(|| Cow::Owned(s.to_string())))
+        outcome.http_error_type(500)
     }
 
     fn end_attributes(&self, span: &SpanRef<'_>, outcome: Outcome) {
-        if let Some(s) = outcome.status {
-            span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
+        outcome.set_http_status(span);
     }
 
     fn record(&self, i: &ServerInstruments, secs: f64, outcome: Outcome, error: Option<Cow<'static, str>>) {

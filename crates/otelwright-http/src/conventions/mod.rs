@@ -17,7 +17,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, Uri, Version};
-use opentelemetry::trace::{SpanRef, Status};
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, Status, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
 pub(crate) mod http_client;
@@ -50,6 +51,18 @@ impl Outcome {
         self.status.is_none() && self.failure.is_none()
     }
 
+    /// The HTTP conventions' `error.type`: the status code from `min` up (500 on a server, 400 on a client).
+    fn http_error_type(&self, min: u16) -> Option<Cow<'static, str>> {
+        self.error_type(|s| (s >= min).then(|| Cow::Owned(s.to_string())))
+    }
+
+    /// The HTTP conventions' `http.response.status_code`, when a response arrived.
+    fn set_http_status(&self, span: &SpanRef<'_>) {
+        if let Some(s) = self.status {
+            span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s)));
+        }
+    }
+
     /// `error.type`: the failure's type when there was no response, else the convention's rule on the status.
     fn error_type(&self, by_status: impl FnOnce(u16) -> Option<Cow<'static, str>>) -> Option<Cow<'static, str>> {
         match (self.failure, self.status) {
@@ -78,6 +91,20 @@ pub(crate) trait Conventions {
     fn end_attributes(&self, span: &SpanRef<'_>, outcome: Outcome);
     /// The measurement of the finished exchange.
     fn record(&self, instruments: &Self::Instruments, secs: f64, outcome: Outcome, error: Option<Cow<'static, str>>);
+}
+
+/// Starts the exchange's span under `parent` (with the W3C random flag on a new root when trace ids are random) and
+/// returns the context that carries it.
+pub(crate) fn start_span(
+    tracer: &BoxedTracer,
+    kind: SpanKind,
+    (name, attributes): (String, Vec<KeyValue>),
+    parent: &Context,
+    random_trace_ids: bool,
+) -> Context {
+    let span =
+        tracer.build_with_context(SpanBuilder::from_name(name).with_kind(kind).with_attributes(attributes), parent);
+    parent.with_span(crate::propagation::with_random_flag(span, parent, random_trace_ids))
 }
 
 /// Ends the exchange's span: the end attributes, and for a failed exchange `error.type` and an error status.

@@ -8,7 +8,7 @@ use http::{HeaderMap, Uri};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::SpanRef;
 
-use super::rules::{self, add_client_side_server, grpc_code_name};
+use super::rules::{GrpcStatus, add_client_side_server, grpc_code_name, rpc_attributes, rpc_measurement_attributes};
 use super::{Conventions, Outcome};
 use crate::metrics::ClientInstruments;
 
@@ -18,21 +18,18 @@ pub(crate) struct RpcClient {
     /// `rpc.method`: `package.Service/Method`.
     method: String,
     server: Option<(Arc<str>, u16)>,
-    /// `grpc-status` from a trailers-only response's headers or from the trailers.
-    status: Option<i32>,
+    status: GrpcStatus,
 }
 
 impl RpcClient {
     pub(super) fn new(uri: &Uri, server: Option<(Arc<str>, u16)>) -> Self {
-        RpcClient { method: super::rpc_method(uri), server, status: None }
+        RpcClient { method: super::rpc_method(uri), server, status: GrpcStatus::default() }
     }
 
     /// Semconv `docs/rpc/rpc-spans.md`: the span is named after `rpc.method`; `rpc.system.name` is set at start,
     /// `server.address` comes from the channel target.
     pub(super) fn span_start(&self) -> (String, Vec<KeyValue>) {
-        let mut attrs = Vec::with_capacity(8);
-        attrs.push(KeyValue::new("rpc.system.name", "grpc"));
-        attrs.push(KeyValue::new("rpc.method", self.method.clone()));
+        let mut attrs = rpc_attributes(&self.method);
         add_client_side_server(&mut attrs, self.server.as_ref());
         (self.method.clone(), attrs)
     }
@@ -42,36 +39,27 @@ impl Conventions for RpcClient {
     type Instruments = ClientInstruments;
 
     fn on_headers(&mut self, headers: &HeaderMap) {
-        self.status = rules::grpc_status(headers);
+        self.status.on_headers(headers);
     }
 
     fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if let Some(code) = rules::grpc_status(trailers) {
-            self.status = Some(code);
-        }
+        self.status.on_trailers(trailers);
     }
 
     /// Semconv `docs/rpc/grpc.md`, client side: every code but `OK` is an error.
     fn error_type(&self, outcome: Outcome) -> Option<Cow<'static, str>> {
-        outcome.error_type(|_| self.status.filter(|c| *c != 0).map(|c| Cow::Borrowed(grpc_code_name(c))))
+        let failed = self.status.code().filter(|c| *c != 0);
+        outcome.error_type(|_| failed.map(|c| Cow::Borrowed(grpc_code_name(c))))
     }
 
     fn end_attributes(&self, span: &SpanRef<'_>, _outcome: Outcome) {
-        if let Some(code) = self.status {
-            span.set_attribute(KeyValue::new("rpc.response.status_code", grpc_code_name(code)));
+        if let Some(status) = self.status.attribute() {
+            span.set_attribute(status);
         }
     }
 
     fn record(&self, i: &ClientInstruments, secs: f64, _outcome: Outcome, error: Option<Cow<'static, str>>) {
-        let mut attrs = Vec::with_capacity(7);
-        attrs.push(KeyValue::new("rpc.system.name", "grpc"));
-        attrs.push(KeyValue::new("rpc.method", self.method.clone()));
-        if let Some(code) = self.status {
-            attrs.push(KeyValue::new("rpc.response.status_code", grpc_code_name(code)));
-        }
-        if let Some(e) = error {
-            attrs.push(KeyValue::new("error.type", rules::string(e)));
-        }
+        let mut attrs = rpc_measurement_attributes(&self.method, self.status, error);
         add_client_side_server(&mut attrs, self.server.as_ref());
         i.rpc_duration.record(secs, &attrs);
     }

@@ -265,8 +265,57 @@ pub(crate) fn grpc_server_error(code: i32) -> bool {
 }
 
 /// `grpc-status` from response headers or trailers.
-pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
+fn grpc_status(headers: &HeaderMap) -> Option<i32> {
     headers.get("grpc-status")?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The `grpc-status` of a call, from a trailers-only response's headers or from the trailers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct GrpcStatus(Option<i32>);
+
+impl GrpcStatus {
+    pub(crate) fn code(self) -> Option<i32> {
+        self.0
+    }
+
+    /// Response headers: a trailers-only response carries the status here.
+    pub(crate) fn on_headers(&mut self, headers: &HeaderMap) {
+        self.0 = grpc_status(headers);
+    }
+
+    /// Trailers: where the status of a call with a body travels.
+    pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(code) = grpc_status(trailers) {
+            self.0 = Some(code);
+        }
+    }
+
+    /// `rpc.response.status_code` (the code's name), when a status arrived.
+    pub(crate) fn attribute(self) -> Option<KeyValue> {
+        self.0.map(|code| KeyValue::new("rpc.response.status_code", grpc_code_name(code)))
+    }
+}
+
+/// `rpc.system.name` and `rpc.method`: what every gRPC span and measurement starts with (room for 8).
+pub(crate) fn rpc_attributes(method: &str) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(8);
+    attrs.push(KeyValue::new("rpc.system.name", "grpc"));
+    attrs.push(KeyValue::new("rpc.method", method.to_owned()));
+    attrs
+}
+
+/// A gRPC measurement's attributes: [`rpc_attributes`], the status when one arrived, and `error.type`.
+pub(crate) fn rpc_measurement_attributes(
+    method: &str,
+    status: GrpcStatus,
+    error: Option<Cow<'static, str>>,
+) -> Vec<KeyValue> {
+    let mut attrs = rpc_attributes(method);
+    attrs.extend(status.attribute());
+    if let Some(e) = error {
+        attrs.push(KeyValue::new("error.type", string(e)));
+    }
+    attrs
 }
 
 /// Whether a request or response is gRPC, by content type.

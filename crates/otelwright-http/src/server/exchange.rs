@@ -8,12 +8,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderValue, Request, Response};
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 
 use super::shared::Shared;
-use crate::body::BodyObserver;
 use crate::conventions::{self, Conventions, Outcome, Server};
 use crate::request_id::RequestId;
 use crate::route::RouteInput;
@@ -94,14 +93,8 @@ impl ServerExchange {
         };
         let mut cx = match (&shared.tracer, traced) {
             (Some(tracer), true) => {
-                let (name, attrs) = conventions.span_start(req, method_original, request_id.as_ref());
-                let span = tracer.build_with_context(
-                    opentelemetry::trace::SpanBuilder::from_name(name)
-                        .with_kind(SpanKind::Server)
-                        .with_attributes(attrs),
-                    &parent,
-                );
-                parent.with_span(crate::propagation::with_random_flag(span, &parent, shared.random_trace_ids))
+                let start = conventions.span_start(req, method_original, request_id.as_ref());
+                conventions::start_span(tracer, SpanKind::Server, start, &parent, shared.random_trace_ids)
             }
             _ => parent,
         };
@@ -188,29 +181,7 @@ impl ServerExchange {
     }
 }
 
-impl Drop for ServerExchange {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl BodyObserver for ServerExchange {
-    fn context(&self) -> &Context {
-        &self.cx
-    }
-
-    fn on_data(&mut self, bytes: usize) {
-        self.conventions.on_data(bytes);
-    }
-
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        self.conventions.on_trailers(trailers);
-    }
-
-    fn on_end(self) {
-        // Dropping finishes.
-    }
-}
+crate::body::observe_with_conventions!(ServerExchange);
 
 #[cfg(test)]
 mod tests {
