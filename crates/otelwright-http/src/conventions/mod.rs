@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, Uri, Version};
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, Status, Tracer as _};
+use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, Status, TraceContextExt as _, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 
 pub(crate) mod http_client;
@@ -125,8 +125,6 @@ pub(crate) fn end_span<C: Conventions>(
     }
     span.end();
 }
-
-use opentelemetry::trace::TraceContextExt as _;
 
 /// `rpc.method`: the request path without its leading `/` (`package.Service/Method`).
 fn rpc_method(uri: &Uri) -> String {
