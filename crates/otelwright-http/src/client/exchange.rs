@@ -50,8 +50,8 @@ impl ClientExchange {
         let traced = shared.tracer.is_some();
         let cx = match &shared.tracer {
             Some(tracer) => {
-                let start = conventions.span_start(uri, method_original);
-                conventions::start_span(tracer, SpanKind::Client, start, &parent, shared.random_trace_ids)
+                let span = conventions.span_start(uri, method_original);
+                conventions::start_span(tracer, SpanKind::Client, span, &parent, shared.random_trace_ids)
             }
             None => parent,
         };

@@ -93,8 +93,8 @@ impl ServerExchange {
         };
         let mut cx = match (&shared.tracer, traced) {
             (Some(tracer), true) => {
-                let start = conventions.span_start(req, method_original, request_id.as_ref());
-                conventions::start_span(tracer, SpanKind::Server, start, &parent, shared.random_trace_ids)
+                let span = conventions.span_start(req, method_original, request_id.as_ref());
+                conventions::start_span(tracer, SpanKind::Server, span, &parent, shared.random_trace_ids)
             }
             _ => parent,
         };
