@@ -49,7 +49,7 @@ async fn service(protocol: Protocol, initial: Fault, export_timeout: Duration, s
     .unwrap();
     let layer = otelwright::http::HttpServerLayer::builder()
         .tracer_provider(telemetry.tracer_provider().unwrap())
-        .meter(telemetry.meter("otelwright-http"))
+        .meter_provider(telemetry.meter_provider().unwrap())
         .build();
     let dispatch = telemetry.dispatch().clone();
     let orders = telemetry.meter("reliability").u64_counter("orders.placed").build();

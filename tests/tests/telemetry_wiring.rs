@@ -95,6 +95,28 @@ async fn the_slow_request_threshold_comes_from_the_config() {
     p.finish().await;
 }
 
+#[tokio::test]
+async fn the_known_http_methods_come_from_the_config() {
+    let p = from_env("wired-methods", &[("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE")]).await;
+    let app = Router::new().route("/", axum::routing::any(|| async { "ok" })).layer(p.telemetry.server_layer());
+    let addr = serve(app).await;
+    let client = reqwest::Client::new();
+    for method in ["PURGE", "PUT"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        assert_eq!(client.request(method, format!("http://{addr}/")).send().await.unwrap().status(), 200);
+    }
+    let spans = p.receiver.wait_for_spans(|s| s.iter().filter(|s| s.kind() == SERVER).count() == 2, WAIT).await;
+    let mut methods: Vec<(String, Option<String>)> = spans
+        .unwrap()
+        .iter()
+        .map(|s| (s.attr_str("http.request.method").unwrap(), s.attr_str("http.request.method_original")))
+        .collect();
+    methods.sort();
+    // PURGE is known by the variable; PUT, known by default, is not in the list that replaced the default.
+    assert_eq!(methods, [("PURGE".to_owned(), None), ("_OTHER".to_owned(), Some("PUT".to_owned()))]);
+    p.finish().await;
+}
+
 #[test]
 fn the_environment_is_read_once_by_the_config() {
     let config = Config::from_env_vars([

@@ -106,7 +106,8 @@ async fn cycle_cost(receiver: &ReceiverProcess, cycles: usize) -> anyhow::Result
     }
 
     // HTTP server histograms with the attribute sets of a small service: 4 routes, 2 statuses.
-    let layer = otelwright::http::HttpServerLayer::builder().traces(false).meter(meter.clone()).build();
+    let provider = telemetry.meter_provider().context("the metrics pipeline has a meter provider")?;
+    let layer = otelwright::http::HttpServerLayer::builder().traces(false).meter_provider(provider).build();
     let app = axum::Router::new()
         .route("/orders/{id}", get(|| async { "order" }))
         .route("/users/{id}", get(|| async { "user" }))

@@ -61,8 +61,7 @@ fn start(server_rt: &tokio::runtime::Runtime) -> Service {
         (0..900).for_each(|i| if i % 3 == 0 { users.miss() } else { users.hit() });
         meters.caches.meter("sessions").set();
 
-        let layer =
-            otelwright_http::HttpServerLayer::builder().meter(provider.meter("otelwright-http")).traces(false).build();
+        let layer = otelwright_http::HttpServerLayer::builder().meter_provider(&provider).traces(false).build();
         let (mut bases, mut routers) = (Vec::new(), Vec::new());
         for cache in [otelwright_health::DEFAULT_CACHE_TTL, Duration::ZERO] {
             let health = Health::builder()

@@ -31,7 +31,7 @@
 //! let health = Health::builder().meters(&meters).readers(&readers).database_check("main").build();
 //! let app: Router = Router::new()
 //!     .route("/orders", get(|| async { "[]" }))
-//!     .layer(otelwright_http::HttpServerLayer::builder().meter(provider.meter("otelwright-http")).build())
+//!     .layer(otelwright_http::HttpServerLayer::builder().meter_provider(&provider).build())
 //!     .merge(health.router());
 //! # let _ = app;
 //! ```

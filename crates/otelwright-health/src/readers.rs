@@ -30,7 +30,7 @@ struct Inner {
 ///
 /// let readers = otelwright_health::HealthReaders::new();
 /// let provider = readers.install(SdkMeterProvider::builder()).build();
-/// let layer = otelwright_http::HttpServerLayer::builder().meter(provider.meter("otelwright-http")).build();
+/// let layer = otelwright_http::HttpServerLayer::builder().meter_provider(&provider).build();
 /// let health = otelwright_health::Health::builder().readers(&readers).build();
 /// # let _ = (layer, health);
 /// ```

@@ -40,6 +40,38 @@ impl<O: BodyObserver> BodyObserver for Box<O> {
     }
 }
 
+/// Implements [`BodyObserver`] and `Drop` for an exchange with a `cx: Context`, a `conventions` field that
+/// implements `crate::conventions::Conventions`, and a `finish(&mut self)` run exactly once, on drop.
+macro_rules! observe_with_conventions {
+    ($exchange:ty) => {
+        impl Drop for $exchange {
+            fn drop(&mut self) {
+                self.finish();
+            }
+        }
+
+        impl $crate::body::BodyObserver for $exchange {
+            fn context(&self) -> &opentelemetry::Context {
+                &self.cx
+            }
+
+            fn on_data(&mut self, bytes: usize) {
+                $crate::conventions::Conventions::on_data(&mut self.conventions, bytes);
+            }
+
+            fn on_trailers(&mut self, trailers: &http::HeaderMap) {
+                $crate::conventions::Conventions::on_trailers(&mut self.conventions, trailers);
+            }
+
+            fn on_end(self) {
+                // Dropping finishes.
+            }
+        }
+    };
+}
+
+pub(crate) use observe_with_conventions;
+
 pin_project! {
     /// A body wrapped by one of this crate's layers.
     pub struct InstrumentedBody<B, O: BodyObserver> {

@@ -13,13 +13,15 @@
 //!   own pipelines in one process.
 //!
 //! Spans go to the global tracer provider and metrics to the global meter provider unless the builders are given
-//! others; `otelwright::init` installs both.
+//! others (`meter_provider`, `tracer_provider`); `otelwright::init` installs both. Nothing here reads the environment:
+//! every setting comes through the builders.
 
 mod body;
 pub mod client;
 mod conventions;
 pub mod dispatch;
 mod future;
+mod instrumentation;
 pub mod metrics;
 pub mod propagation;
 mod request_id;

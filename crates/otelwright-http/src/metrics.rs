@@ -12,20 +12,10 @@ use opentelemetry::metrics::{BoundHistogram, BoundUpDownCounter, Histogram, Mete
 use opentelemetry::{KeyValue, StringValue, Value};
 use otelwright_core::metric;
 
+use crate::conventions::rules::{add_client_side_server, string};
+
 /// The advised boundaries for HTTP and RPC durations, in seconds (the workspace's one definition).
 pub use otelwright_core::buckets::DURATION as DURATION_BUCKETS;
-
-/// `opentelemetry::global::meter_with_scope` for this crate.
-pub(crate) fn global_meter() -> Meter {
-    opentelemetry::global::meter_with_scope(scope())
-}
-
-pub(crate) fn scope() -> opentelemetry::InstrumentationScope {
-    opentelemetry::InstrumentationScope::builder("otelwright-http")
-        .with_version(env!("CARGO_PKG_VERSION"))
-        .with_schema_url("https://opentelemetry.io/schemas/1.37.0")
-        .build()
-}
 
 fn duration(meter: &Meter, name: &'static str, description: &'static str) -> Histogram<f64> {
     meter
@@ -79,9 +69,23 @@ impl<K: Hash + Eq + Clone, V> BoundCache<K, V> {
     }
 }
 
-/// A `'static` string stays borrowed (no allocation).
-fn string(v: Cow<'static, str>) -> Value {
-    Value::String(StringValue::from(v))
+/// `http.response.status_code`, `error.type` and `network.protocol.version`, those that are known: the end of both
+/// HTTP duration attribute sets.
+fn push_outcome(
+    attrs: &mut Vec<KeyValue>,
+    status: Option<u16>,
+    error_type: Option<&Cow<'static, str>>,
+    version: Option<&'static str>,
+) {
+    if let Some(s) = status {
+        attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
+    }
+    if let Some(e) = error_type {
+        attrs.push(KeyValue::new("error.type", string(e.clone())));
+    }
+    if let Some(v) = version {
+        attrs.push(KeyValue::new("network.protocol.version", v));
+    }
 }
 
 /// `http.request.method` and `url.scheme`: the attributes of `http.server.active_requests`.
@@ -119,15 +123,7 @@ impl ServerKey {
         if let Some(route) = &self.route {
             attrs.push(KeyValue::new("http.route", Value::String(StringValue::from(route.clone()))));
         }
-        if let Some(s) = self.status {
-            attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
-        if let Some(e) = &self.error_type {
-            attrs.push(KeyValue::new("error.type", string(e.clone())));
-        }
-        if let Some(v) = self.version {
-            attrs.push(KeyValue::new("network.protocol.version", v));
-        }
+        push_outcome(&mut attrs, self.status, self.error_type.as_ref(), self.version);
         attrs
     }
 }
@@ -230,19 +226,8 @@ impl ClientKey {
     pub(crate) fn attributes(&self) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(6);
         attrs.push(KeyValue::new("http.request.method", string(self.method.clone())));
-        if let Some((host, port)) = &self.server {
-            attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
-            attrs.push(KeyValue::new("server.port", i64::from(*port)));
-        }
-        if let Some(s) = self.status {
-            attrs.push(KeyValue::new("http.response.status_code", i64::from(s)));
-        }
-        if let Some(e) = &self.error_type {
-            attrs.push(KeyValue::new("error.type", string(e.clone())));
-        }
-        if let Some(v) = self.version {
-            attrs.push(KeyValue::new("network.protocol.version", v));
-        }
+        add_client_side_server(&mut attrs, self.server.as_ref());
+        push_outcome(&mut attrs, self.status, self.error_type.as_ref(), self.version);
         attrs
     }
 }

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use common::*;
-use otelwright_http::{HttpClientLayer, HttpServerLayer, OtelMiddleware};
+use otelwright_http::{HttpClientLayer, HttpServerLayer};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -62,19 +62,7 @@ async fn one_trace_across_http_and_grpc_hops() {
     )
     .await;
 
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(OtelMiddleware::new()).build();
-    let a = serve(
-        Router::new()
-            .route(
-                "/a",
-                get(move |State(client): State<reqwest_middleware::ClientWithMiddleware>| async move {
-                    client.get(format!("http://{b}/b")).send().await.unwrap().text().await.unwrap()
-                }),
-            )
-            .with_state(client)
-            .layer(HttpServerLayer::new()),
-    )
-    .await;
+    let a = front(b).await;
 
     let body = reqwest::get(format!("http://{a}/a")).await.unwrap().text().await.unwrap();
     assert_eq!(body, "1 NotFound", "SERVING (1), then NOT_FOUND");

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use common::*;
-use otelwright_http::{HttpClientLayer, HttpServerLayer, OtelMiddleware};
+use otelwright_http::{HttpClientLayer, HttpServerLayer};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -85,19 +85,7 @@ async fn chain() -> (SocketAddr, Seen, Seen) {
             .layer(HttpServerLayer::new()),
     )
     .await;
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).with(OtelMiddleware::new()).build();
-    let a = serve(
-        Router::new()
-            .route(
-                "/a",
-                get(move |State(client): State<reqwest_middleware::ClientWithMiddleware>| async move {
-                    client.get(format!("http://{b}/b")).send().await.unwrap().text().await.unwrap()
-                }),
-            )
-            .with_state(client)
-            .layer(HttpServerLayer::new()),
-    )
-    .await;
+    let a = front(b).await;
     (a, b_seen, grpc_seen)
 }
 

@@ -69,8 +69,7 @@ pub async fn service(configure: impl FnOnce(HealthBuilder) -> HealthBuilder) -> 
     meters.caches.meter("sessions").miss();
 
     let health = configure(Health::builder().meters(&meters).readers(&readers).without_token()).build();
-    let layer =
-        otelwright_http::HttpServerLayer::builder().meter(provider.meter("otelwright-http")).traces(false).build();
+    let layer = otelwright_http::HttpServerLayer::builder().meter_provider(&provider).traces(false).build();
     let app = Router::new()
         .route("/work", get(|| async { "done" }))
         .route("/fail", get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "failed") }))

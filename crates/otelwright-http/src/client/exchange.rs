@@ -1,23 +1,18 @@
-//! One outgoing request's observation: a CLIENT span (HTTP or, for `application/grpc`, RPC conventions) started
-//! before the request leaves, its context injected into the request headers, finished exactly once on drop — after
-//! the response body ended, or early if the caller gave up.
+//! One outgoing request's observation, as a state machine: a CLIENT span started before the request leaves, its
+//! context injected into the request headers, finished exactly once on drop — after the response body ended, or
+//! early if the caller gave up. What is named, recorded and counted as an error is the convention's business
+//! ([`crate::conventions::Client`], HTTP or gRPC, picked at the start).
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
 use http::{HeaderMap, Method, Uri, Version};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue, StringValue, Value};
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 
-use super::layer::ClientShared;
-use crate::body::BodyObserver;
-use crate::conventions::{self, grpc_code_name};
-use crate::metrics::ClientKey;
-
-fn string(v: Cow<'static, str>) -> Value {
-    Value::String(StringValue::from(v))
-}
+use super::shared::ClientShared;
+use crate::conventions::rules::uri_server;
+use crate::conventions::{self, Client, Conventions, Outcome};
 
 /// The state of one client request. Opaque: it only appears as the observer type of the response body.
 pub struct ClientExchange {
@@ -25,21 +20,15 @@ pub struct ClientExchange {
     pub(crate) cx: Context,
     start: Instant,
     traced: bool,
-    grpc_method: Option<String>,
-    method: Cow<'static, str>,
-    server: Option<(Arc<str>, u16)>,
-    version: Option<&'static str>,
+    /// HTTP or gRPC: names, attributes, errors and measurements.
+    conventions: Client,
     status: Option<u16>,
-    grpc_status: Option<i32>,
     failure: Option<&'static str>,
 }
 
 impl std::fmt::Debug for ClientExchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientExchange")
-            .field("method", &self.method)
-            .field("server", &self.server)
-            .finish_non_exhaustive()
+        f.debug_struct("ClientExchange").field("conventions", &self.conventions).finish_non_exhaustive()
     }
 }
 
@@ -54,49 +43,15 @@ impl ClientExchange {
     ) -> Self {
         let start = Instant::now();
         let parent = Context::current();
-        let grpc_method = conventions::is_grpc(headers).then(|| uri.path().trim_start_matches('/').to_owned());
-        let (method_name, method_original) = shared.known_methods.normalize(method);
-        let server = uri
-            .host()
-            .map(|h| {
-                let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-                (Arc::from(h.trim_start_matches('[').trim_end_matches(']')), uri.port_u16().unwrap_or(default))
-            })
-            .or_else(|| shared.target.clone());
-        let version = conventions::protocol_version(version);
+        // `server.address`/`server.port` from the URI, else from the channel target.
+        let server = uri_server(uri).or_else(|| shared.target.clone());
+        let (conventions, method_original) =
+            Client::for_request(method, uri, version, headers, &shared.known_methods, server);
         let traced = shared.tracer.is_some();
         let cx = match &shared.tracer {
             Some(tracer) => {
-                let mut attrs = Vec::with_capacity(8);
-                let name = match &grpc_method {
-                    Some(rpc) => {
-                        attrs.push(KeyValue::new("rpc.system.name", "grpc"));
-                        attrs.push(KeyValue::new("rpc.method", rpc.clone()));
-                        rpc.clone()
-                    }
-                    None => {
-                        attrs.push(KeyValue::new("http.request.method", string(method_name.clone())));
-                        attrs.push(KeyValue::new("url.full", conventions::full_url(uri)));
-                        if let Some(original) = method_original {
-                            attrs.push(KeyValue::new("http.request.method_original", original));
-                        }
-                        if let Some(v) = version {
-                            attrs.push(KeyValue::new("network.protocol.version", v));
-                        }
-                        if method_name == "_OTHER" { "HTTP".to_owned() } else { method_name.to_string() }
-                    }
-                };
-                if let Some((host, port)) = &server {
-                    attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
-                    attrs.push(KeyValue::new("server.port", i64::from(*port)));
-                }
-                let span = tracer.build_with_context(
-                    opentelemetry::trace::SpanBuilder::from_name(name)
-                        .with_kind(SpanKind::Client)
-                        .with_attributes(attrs),
-                    &parent,
-                );
-                parent.with_span(crate::propagation::with_random_flag(span, &parent, shared.random_trace_ids))
+                let span = conventions.span_start(uri, method_original);
+                conventions::start_span(tracer, SpanKind::Client, span, &parent, shared.random_trace_ids)
             }
             None => parent,
         };
@@ -104,27 +59,13 @@ impl ClientExchange {
             Some(p) => crate::propagation::inject_with(p.as_ref(), &cx, headers),
             None => crate::propagation::inject(&cx, headers),
         }
-        ClientExchange {
-            shared: shared.clone(),
-            cx,
-            start,
-            traced,
-            grpc_method,
-            method: method_name,
-            server,
-            version,
-            status: None,
-            grpc_status: None,
-            failure: None,
-        }
+        ClientExchange { shared: shared.clone(), cx, start, traced, conventions, status: None, failure: None }
     }
 
     /// Response headers arrived (also used by the reqwest middleware, which owns its response type).
     pub(crate) fn on_status(&mut self, status: u16, headers: &HeaderMap) {
         self.status = Some(status);
-        if self.grpc_method.is_some() {
-            self.grpc_status = conventions::grpc_status(headers);
-        }
+        self.conventions.on_headers(headers);
     }
 }
 
@@ -140,92 +81,24 @@ impl crate::future::Exchange for ClientExchange {
 }
 
 impl ClientExchange {
-    fn server_attributes(&self, attrs: &mut Vec<KeyValue>) {
-        if let Some((host, port)) = &self.server {
-            attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
-            attrs.push(KeyValue::new("server.port", i64::from(*port)));
-        }
-    }
-
     fn finish(&mut self) {
         let secs = self.start.elapsed().as_secs_f64();
-        // On a client every gRPC code but OK is an error, and so is every HTTP status from 400 up.
-        let error_type: Option<Cow<'static, str>> = match (&self.grpc_method, self.grpc_status, self.status) {
-            _ if self.failure.is_some() => self.failure.map(Cow::Borrowed),
-            (Some(_), Some(code), _) if code != 0 => Some(Cow::Borrowed(grpc_code_name(code))),
-            (None, _, Some(s)) if s >= 400 => Some(Cow::Owned(s.to_string())),
-            _ => None,
-        };
-        if self.status.is_none() && self.failure.is_none() && self.grpc_status.is_none() {
+        let outcome = Outcome { status: self.status, failure: self.failure };
+        if outcome.cancelled() {
             // The caller gave up before any answer: not an error, and nothing to measure.
             if self.traced {
                 self.cx.span().end();
             }
             return;
         }
+        let error_type = self.conventions.error_type(outcome);
         if self.traced {
-            let span = self.cx.span();
-            match (&self.grpc_method, self.grpc_status, self.status) {
-                (Some(_), Some(code), _) => {
-                    span.set_attribute(KeyValue::new("rpc.response.status_code", grpc_code_name(code)))
-                }
-                (None, _, Some(s)) => span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s))),
-                _ => {}
-            }
-            if let Some(e) = &error_type {
-                span.set_attribute(KeyValue::new("error.type", string(e.clone())));
-                span.set_status(Status::error(""));
-            }
-            span.end();
+            conventions::end_span(&self.cx, &self.conventions, outcome, error_type.as_ref());
         }
-        let Some(i) = &self.shared.instruments else { return };
-        if let Some(rpc) = &self.grpc_method {
-            let mut attrs = Vec::with_capacity(7);
-            attrs.push(KeyValue::new("rpc.system.name", "grpc"));
-            attrs.push(KeyValue::new("rpc.method", rpc.clone()));
-            if let Some(code) = self.grpc_status {
-                attrs.push(KeyValue::new("rpc.response.status_code", grpc_code_name(code)));
-            }
-            if let Some(e) = error_type {
-                attrs.push(KeyValue::new("error.type", string(e)));
-            }
-            self.server_attributes(&mut attrs);
-            i.rpc_duration.record(secs, &attrs);
-        } else {
-            let key = ClientKey {
-                method: self.method.clone(),
-                server: self.server.clone(),
-                status: self.status,
-                error_type,
-                version: self.version,
-            };
-            i.record(&key, secs);
+        if let Some(i) = &self.shared.instruments {
+            self.conventions.record(i, secs, outcome, error_type);
         }
     }
 }
 
-impl Drop for ClientExchange {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl BodyObserver for ClientExchange {
-    fn context(&self) -> &Context {
-        &self.cx
-    }
-
-    fn on_data(&mut self, _bytes: usize) {}
-
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if self.grpc_method.is_some()
-            && let Some(code) = conventions::grpc_status(trailers)
-        {
-            self.grpc_status = Some(code);
-        }
-    }
-
-    fn on_end(self) {
-        // Dropping finishes.
-    }
-}
+crate::body::observe_with_conventions!(ClientExchange);

@@ -1,27 +1,15 @@
-//! [`HttpClientLayer`] and its builder.
+//! [`HttpClientLayer`] and its builder: which signals to record, the known methods, the channel target, and where
+//! the tracer, meter and propagator come from. It reads no environment variable.
 
 use std::sync::Arc;
 
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::metrics::Meter;
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TracerProvider;
 use tower_layer::Layer;
 
 use super::service::HttpClientService;
-use crate::conventions::KnownMethods;
+use super::shared::ClientShared;
+use crate::conventions::rules::uri_server;
+use crate::instrumentation::{Instrumentation, instrumentation_setters};
 use crate::metrics::ClientInstruments;
-
-pub(crate) struct ClientShared {
-    pub(crate) tracer: Option<BoxedTracer>,
-    pub(crate) instruments: Option<ClientInstruments>,
-    pub(crate) propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
-    pub(crate) known_methods: KnownMethods,
-    /// New trace ids are random: new roots get the W3C random flag.
-    pub(crate) random_trace_ids: bool,
-    /// `server.address`/`server.port` for requests whose URI has no authority (a tonic `Channel` adds it inside).
-    pub(crate) target: Option<(Arc<str>, u16)>,
-}
 
 /// A tower layer for HTTP clients (hyper-util's client, a tonic `Channel`): one CLIENT span per request (so one
 /// per attempt when a retry layer sits outside it), `http.client.request.duration` or, for gRPC,
@@ -76,13 +64,9 @@ impl<S> Layer<S> for HttpClientLayer {
 }
 
 /// Builds an [`HttpClientLayer`].
+#[derive(Default)]
 pub struct HttpClientLayerBuilder {
-    tracer: Option<BoxedTracer>,
-    meter: Option<Meter>,
-    traces: bool,
-    metrics: bool,
-    propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
-    random_trace_ids: bool,
+    instrumentation: Instrumentation,
     target: Option<(Arc<str>, u16)>,
 }
 
@@ -92,93 +76,30 @@ impl std::fmt::Debug for HttpClientLayerBuilder {
     }
 }
 
-impl Default for HttpClientLayerBuilder {
-    fn default() -> Self {
-        HttpClientLayerBuilder {
-            tracer: None,
-            meter: None,
-            traces: true,
-            metrics: true,
-            propagator: None,
-            random_trace_ids: true,
-            target: None,
-        }
-    }
-}
-
 impl HttpClientLayerBuilder {
-    /// Spans from this provider instead of the global one.
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.tracer = Some(BoxedTracer::new(Box::new(provider.tracer_with_scope(crate::metrics::scope()))));
-        self
-    }
-
-    /// Instruments from this meter instead of the global meter provider.
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
-        self
-    }
-
-    /// Record spans (default on). Off: context is still injected.
-    pub fn traces(mut self, on: bool) -> Self {
-        self.traces = on;
-        self
-    }
-
-    /// Record metrics (default on).
-    pub fn metrics(mut self, on: bool) -> Self {
-        self.metrics = on;
-        self
-    }
-
-    /// Inject with this propagator instead of the global one.
-    pub fn propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
-        self.propagator = Some(Box::new(propagator));
-        self
-    }
-
-    /// Whether the tracer's `IdGenerator` draws at least the right-most 7 bytes of every new trace id at random
-    /// (default on: the SDK's `RandomIdGenerator`, which `otelwright::init` installs, draws all 16). Then the
-    /// traces this layer starts carry the W3C random flag (`0x02`), as Trace Context Level 2 asks ("When at least
-    /// the right-most 7 bytes of the `trace-id` are randomly (or pseudo-randomly) generated, the `random-trace-id`
-    /// flag SHOULD be set to `1`"). Turn it off for a provider whose generator is not random: the flag then
-    /// promises what the ids do not keep.
-    pub fn random_trace_ids(mut self, on: bool) -> Self {
-        self.random_trace_ids = on;
-        self
-    }
+    instrumentation_setters!();
 
     /// The channel target (`http://recommender:50051`) for `server.address`/`server.port` when request URIs carry
     /// only a path, as a tonic `Channel`'s do. A target that is not a URI with a host is ignored.
     pub fn target(mut self, target: &str) -> Self {
         if let Ok(uri) = target.parse::<http::Uri>()
-            && let Some(host) = uri.host()
+            && let Some(server) = uri_server(&uri)
         {
-            let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
-            self.target = Some((Arc::from(host.trim_matches(['[', ']'])), uri.port_u16().unwrap_or(default)));
+            self.target = Some(server);
         }
         self
     }
 
     /// The layer.
     pub fn build(self) -> HttpClientLayer {
-        let tracer = self
-            .traces
-            .then(|| self.tracer.unwrap_or_else(|| opentelemetry::global::tracer_with_scope(crate::metrics::scope())));
-        let instruments =
-            self.metrics.then(|| ClientInstruments::new(&self.meter.unwrap_or_else(crate::metrics::global_meter)));
+        let resolved = self.instrumentation.resolve();
         HttpClientLayer {
             shared: Arc::new(ClientShared {
-                tracer,
-                instruments,
-                propagator: self.propagator,
-                known_methods: KnownMethods::from_env(),
-                random_trace_ids: self.random_trace_ids,
+                tracer: resolved.tracer,
+                instruments: resolved.meter.as_ref().map(ClientInstruments::new),
+                propagator: resolved.propagator,
+                known_methods: resolved.known_methods,
+                random_trace_ids: resolved.random_trace_ids,
                 target: self.target,
             }),
         }

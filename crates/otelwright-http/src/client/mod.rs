@@ -8,6 +8,7 @@ mod layer;
 #[cfg(feature = "reqwest")]
 mod reqwest;
 mod service;
+mod shared;
 
 pub use exchange::ClientExchange;
 pub use layer::{HttpClientLayer, HttpClientLayerBuilder};

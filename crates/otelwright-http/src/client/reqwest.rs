@@ -8,7 +8,8 @@ use reqwest_middleware::reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
 use super::exchange::ClientExchange;
-use super::layer::{ClientShared, HttpClientLayer};
+use super::layer::HttpClientLayer;
+use super::shared::ClientShared;
 use crate::future::Exchange as _;
 
 /// reqwest-middleware support.

@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::ClientResponseFuture;
 use super::exchange::ClientExchange;
-use super::layer::ClientShared;
+use super::shared::ClientShared;
 use crate::body::InstrumentedBody;
 
 /// The service [`super::HttpClientLayer`] wraps around a client.

@@ -1,25 +1,21 @@
-//! One request's observation: started when the request arrives, updated when the response headers, body bytes and
-//! trailers go out, and finished exactly once when it is dropped — after the last body frame, or early when the
-//! client goes away (then the span still ends and `http.server.active_requests` still goes down).
+//! One request's observation, as a state machine: started when the request arrives, updated when the response
+//! headers, body bytes and trailers go out, and finished exactly once when it is dropped — after the last body
+//! frame, or early when the client goes away (then the span still ends and `http.server.active_requests` still goes
+//! down). What is named, recorded and counted as an error is the convention's business
+//! ([`crate::conventions::Server`], HTTP or gRPC, picked at the start).
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::{HeaderMap, HeaderValue, Request, Response};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
+use http::{HeaderValue, Request, Response};
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 
-use super::layer::Shared;
-use crate::body::BodyObserver;
-use crate::conventions::{self, grpc_code_name, grpc_server_error};
-use crate::metrics::{ActiveKey, ServerKey};
+use super::shared::Shared;
+use crate::conventions::{self, Conventions, Outcome, Server};
 use crate::request_id::RequestId;
 use crate::route::RouteInput;
-
-fn string(v: Cow<'static, str>) -> Value {
-    Value::String(StringValue::from(v))
-}
 
 static X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 static X_RESPONSE_TIME: http::HeaderName = http::HeaderName::from_static("x-response-time");
@@ -57,18 +53,12 @@ pub struct ServerExchange {
     start: Instant,
     traced: bool,
     measured: bool,
-    /// `Some(rpc.method)` when the request is gRPC.
-    grpc_method: Option<String>,
+    /// HTTP or gRPC: names, attributes, errors and measurements.
+    conventions: Server,
+    /// `http.request.method` (for the `slow request` warning).
     method: Cow<'static, str>,
-    route: Option<std::sync::Arc<str>>,
-    /// `http.request.method` and `url.scheme`: the attributes every measurement and the span share.
-    base: ActiveKey,
-    version: Option<&'static str>,
     request_id: Option<RequestId>,
-    request_bytes: Option<u64>,
-    response_bytes: u64,
     status: Option<u16>,
-    grpc_status: Option<i32>,
     failure: Option<&'static str>,
 }
 
@@ -76,7 +66,7 @@ impl std::fmt::Debug for ServerExchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerExchange")
             .field("method", &self.method)
-            .field("route", &self.route)
+            .field("conventions", &self.conventions)
             .finish_non_exhaustive()
     }
 }
@@ -87,16 +77,10 @@ impl ServerExchange {
         let headers = req.headers();
         let excluded = shared.excluded(req.uri().path());
         let request_id = shared.request_id.then(|| RequestId::from_header_or_new(headers.get(&X_REQUEST_ID)));
-        let grpc_method = conventions::is_grpc(headers).then(|| req.uri().path().trim_start_matches('/').to_owned());
         let (method, method_original) = shared.known_methods.normalize(req.method());
-        let scheme = conventions::scheme(headers, req.uri());
-        let version = conventions::protocol_version(req.version());
-        let route = if grpc_method.is_some() {
-            None
-        } else {
+        let conventions = Server::for_request(req, method.clone(), || {
             shared.route.route(&RouteInput { method: req.method(), uri: req.uri(), extensions: req.extensions() })
-        };
-        let base = ActiveKey { method: method.clone(), scheme };
+        });
         let traced = shared.tracer.is_some() && !excluded;
         let measured = shared.instruments.is_some() && !excluded;
         let parent = if traced {
@@ -109,25 +93,8 @@ impl ServerExchange {
         };
         let mut cx = match (&shared.tracer, traced) {
             (Some(tracer), true) => {
-                let (name, attrs) = match &grpc_method {
-                    Some(rpc) => (rpc.clone(), grpc_start_attributes(rpc, req)),
-                    None => http_start_attributes(
-                        &method,
-                        &base,
-                        method_original,
-                        route.as_ref(),
-                        version,
-                        req,
-                        request_id.as_ref(),
-                    ),
-                };
-                let span = tracer.build_with_context(
-                    opentelemetry::trace::SpanBuilder::from_name(name)
-                        .with_kind(SpanKind::Server)
-                        .with_attributes(attrs),
-                    &parent,
-                );
-                parent.with_span(crate::propagation::with_random_flag(span, &parent, shared.random_trace_ids))
+                let span = conventions.span_start(req, method_original, request_id.as_ref());
+                conventions::start_span(tracer, SpanKind::Server, span, &parent, shared.random_trace_ids)
             }
             _ => parent,
         };
@@ -141,38 +108,26 @@ impl ServerExchange {
             req.extensions_mut().insert(crate::ws::Upgrade {
                 shared: shared.clone(),
                 parent: cx.clone(),
-                route: route.clone(),
+                route: conventions.route().cloned(),
                 traced,
                 measured,
             });
         }
-        let request_bytes =
-            req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let exchange = Box::new(ServerExchange {
+        if measured && let Some(i) = &shared.instruments {
+            conventions.on_start(i);
+        }
+        Box::new(ServerExchange {
             shared: shared.clone(),
-            base,
             cx,
             start,
             traced,
             measured,
-            grpc_method,
+            conventions,
             method,
-            route,
-            version,
             request_id,
-            request_bytes,
-            response_bytes: 0,
             status: None,
-            grpc_status: None,
             failure: None,
-        });
-        if exchange.measured
-            && exchange.grpc_method.is_none()
-            && let Some(i) = &shared.instruments
-        {
-            i.add_active(&exchange.base, 1);
-        }
-        exchange
+        })
     }
 }
 
@@ -180,10 +135,7 @@ impl crate::future::Exchange for ServerExchange {
     /// Response headers are ready: note the status and add our headers.
     fn on_response<B>(&mut self, resp: &mut Response<B>) {
         self.status = Some(resp.status().as_u16());
-        if self.grpc_method.is_some() {
-            // A trailers-only response carries grpc-status in the headers.
-            self.grpc_status = conventions::grpc_status(resp.headers());
-        }
+        self.conventions.on_headers(resp.headers());
         let headers = resp.headers_mut();
         if let Some(id) = &self.request_id {
             headers.insert(&X_REQUEST_ID, id.header_value());
@@ -202,31 +154,15 @@ impl crate::future::Exchange for ServerExchange {
 impl ServerExchange {
     fn finish(&mut self) {
         let elapsed = self.start.elapsed();
-        let error_type: Option<Cow<'static, str>> = match (&self.grpc_method, self.grpc_status, self.status) {
-            _ if self.failure.is_some() => self.failure.map(Cow::Borrowed),
-            (Some(_), Some(code), _) if grpc_server_error(code) => Some(Cow::Borrowed(grpc_code_name(code))),
-            (None, _, Some(s)) if s >= 500 => Some(Cow::Owned(s.to_string())),
-            _ => None,
-        };
+        let outcome = Outcome { status: self.status, failure: self.failure };
+        let error_type = self.conventions.error_type(outcome);
         if self.traced {
-            let span = self.cx.span();
-            match (&self.grpc_method, self.grpc_status, self.status) {
-                (Some(_), Some(code), _) => {
-                    span.set_attribute(KeyValue::new("rpc.response.status_code", grpc_code_name(code)))
-                }
-                (None, _, Some(s)) => span.set_attribute(KeyValue::new("http.response.status_code", i64::from(s))),
-                _ => {}
-            }
-            if let Some(e) = &error_type {
-                span.set_attribute(KeyValue::new("error.type", string(e.clone())));
-                span.set_status(Status::error(""));
-            }
-            span.end();
+            conventions::end_span(&self.cx, &self.conventions, outcome, error_type.as_ref());
         }
         if self.measured
             && let Some(i) = &self.shared.instruments
         {
-            self.record(i, elapsed.as_secs_f64(), error_type.clone());
+            self.conventions.record(i, elapsed.as_secs_f64(), outcome, error_type);
         }
         if let Some(threshold) = self.shared.slow
             && elapsed > threshold
@@ -235,7 +171,7 @@ impl ServerExchange {
             let trace_id = self.cx.span().span_context().trace_id().to_string();
             tracing::warn!(
                 http.request.method = %self.method,
-                http.route = self.route.as_deref().or(self.grpc_method.as_deref()).unwrap_or(""),
+                http.route = self.conventions.log_route(),
                 http.response.status_code = self.status.unwrap_or(0),
                 duration_ms = elapsed.as_secs_f64() * 1000.0,
                 trace_id = %trace_id,
@@ -243,151 +179,9 @@ impl ServerExchange {
             );
         }
     }
-
-    fn record(&self, i: &crate::metrics::ServerInstruments, secs: f64, error_type: Option<Cow<'static, str>>) {
-        if let Some(rpc) = &self.grpc_method {
-            // Only calls that reported a status are measured; a client cancelling mid-call reports none.
-            let Some(code) = self.grpc_status else { return };
-            let mut attrs = vec![
-                KeyValue::new("rpc.system.name", "grpc"),
-                KeyValue::new("rpc.method", rpc.clone()),
-                KeyValue::new("rpc.response.status_code", grpc_code_name(code)),
-            ];
-            if let Some(e) = error_type {
-                attrs.push(KeyValue::new("error.type", string(e)));
-            }
-            i.rpc_duration.record(secs, &attrs);
-            return;
-        }
-        i.add_active(&self.base, -1);
-        if self.status.is_none() && self.failure.is_none() {
-            return; // cancelled before a response: no status to report
-        }
-        let key = ServerKey {
-            base: self.base.clone(),
-            route: self.route.clone(),
-            status: self.status,
-            error_type,
-            version: self.version,
-        };
-        i.record(&key, secs, self.request_bytes.unwrap_or(0), self.response_bytes);
-    }
 }
 
-impl Drop for ServerExchange {
-    fn drop(&mut self) {
-        self.finish();
-    }
-}
-
-impl BodyObserver for ServerExchange {
-    fn context(&self) -> &Context {
-        &self.cx
-    }
-
-    fn on_data(&mut self, bytes: usize) {
-        self.response_bytes += bytes as u64;
-    }
-
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if self.grpc_method.is_some()
-            && let Some(code) = conventions::grpc_status(trailers)
-        {
-            self.grpc_status = Some(code);
-        }
-    }
-
-    fn on_end(self) {
-        // Dropping finishes.
-    }
-}
-
-fn http_start_attributes<B>(
-    method: &str,
-    base: &ActiveKey,
-    method_original: Option<String>,
-    route: Option<&std::sync::Arc<str>>,
-    version: Option<&'static str>,
-    req: &Request<B>,
-    request_id: Option<&RequestId>,
-) -> (String, Vec<KeyValue>) {
-    let shown = if method == "_OTHER" { "HTTP" } else { method };
-    let name = match route {
-        Some(r) => format!("{shown} {r}"),
-        None => shown.to_owned(),
-    };
-    let headers = req.headers();
-    let uri = req.uri();
-    let mut attrs = Vec::with_capacity(14);
-    attrs.extend(base.attributes());
-    attrs.push(KeyValue::new("url.path", uri.path().to_owned()));
-    if let Some(original) = method_original {
-        attrs.push(KeyValue::new("http.request.method_original", original));
-    }
-    if let Some(q) = uri.query() {
-        attrs.push(KeyValue::new("url.query", conventions::redact_query(q).into_owned()));
-    }
-    if let Some(r) = route {
-        attrs.push(KeyValue::new("http.route", Value::String(StringValue::from(r.clone()))));
-    }
-    if let Some(v) = version {
-        attrs.push(KeyValue::new("network.protocol.version", v));
-    }
-    add_addresses(&mut attrs, req);
-    if let Some(ua) = headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) {
-        attrs.push(KeyValue::new("user_agent.original", ua.to_owned()));
-    }
-    if let Some(id) = request_id {
-        attrs.push(KeyValue::new(
-            "http.response.header.x-request-id",
-            Value::Array(Array::String(vec![StringValue::from(id.as_str().to_owned())])),
-        ));
-    }
-    (name, attrs)
-}
-
-fn grpc_start_attributes<B>(rpc_method: &str, req: &Request<B>) -> Vec<KeyValue> {
-    let mut attrs = vec![KeyValue::new("rpc.system.name", "grpc"), KeyValue::new("rpc.method", rpc_method.to_owned())];
-    add_addresses(&mut attrs, req);
-    attrs
-}
-
-/// `server.address`/`server.port`, `client.address`, `network.peer.address`/`network.peer.port`.
-fn add_addresses<B>(attrs: &mut Vec<KeyValue>, req: &Request<B>) {
-    if let Some((host, port)) = conventions::server_address(req.headers(), req.uri()) {
-        attrs.push(KeyValue::new("server.address", host));
-        if let Some(p) = port {
-            attrs.push(KeyValue::new("server.port", i64::from(p)));
-        }
-    }
-    let peer = peer_addr(req);
-    // The peer's address is formatted once; without forwarding headers it is also `client.address`.
-    let peer_ip = peer.map(|p| StringValue::from(Arc::<str>::from(p.ip().to_string())));
-    match conventions::forwarded_client(req.headers()) {
-        Some(client) => attrs.push(KeyValue::new("client.address", client)),
-        None => {
-            if let Some(ip) = &peer_ip {
-                attrs.push(KeyValue::new("client.address", Value::String(ip.clone())));
-            }
-        }
-    }
-    if let (Some(p), Some(ip)) = (peer, peer_ip) {
-        attrs.push(KeyValue::new("network.peer.address", Value::String(ip)));
-        attrs.push(KeyValue::new("network.peer.port", i64::from(p.port())));
-    }
-}
-
-fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
-    #[cfg(feature = "axum")]
-    {
-        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
-    }
-    #[cfg(not(feature = "axum"))]
-    {
-        let _ = req;
-        None
-    }
-}
+crate::body::observe_with_conventions!(ServerExchange);
 
 #[cfg(test)]
 mod tests {

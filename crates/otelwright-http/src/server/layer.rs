@@ -1,17 +1,15 @@
 //! [`HttpServerLayer`] and its builder: which signals to record, the headers to add, the slow-request threshold,
-//! paths left out of tracing, and where the tracer, meter, propagator and route come from.
+//! paths left out of tracing, the known methods, and where the tracer, meter, propagator and route come from. It
+//! reads no environment variable: every setting comes through the builder.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::global::BoxedTracer;
-use opentelemetry::metrics::Meter;
-use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::TracerProvider;
 use tower_layer::Layer;
 
 use super::service::HttpServerService;
-use crate::conventions::KnownMethods;
+use super::shared::Shared;
+use crate::instrumentation::{Instrumentation, instrumentation_setters};
 use crate::metrics::ServerInstruments;
 use crate::route::{MatchedPathRoute, RouteSource};
 
@@ -20,36 +18,6 @@ pub const DEFAULT_SLOW_REQUEST: Duration = Duration::from_secs(3);
 
 /// Paths left out of tracing and metrics by default (they still get the headers).
 pub const DEFAULT_EXCLUDED: [&str; 4] = ["/health", "/healthz", "/ready", "/metrics"];
-
-pub(crate) struct Shared {
-    pub(crate) tracer: Option<BoxedTracer>,
-    pub(crate) instruments: Option<ServerInstruments>,
-    pub(crate) propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
-    pub(crate) route: Box<dyn RouteSource>,
-    pub(crate) known_methods: KnownMethods,
-    /// New trace ids are random: new roots get the W3C random flag.
-    pub(crate) random_trace_ids: bool,
-    pub(crate) request_id: bool,
-    pub(crate) response_time: bool,
-    pub(crate) slow: Option<Duration>,
-    pub(crate) excluded: Vec<String>,
-    /// The `websocket.server.*` instruments (when metrics are on).
-    #[cfg(feature = "axum-ws")]
-    pub(crate) ws_instruments: Option<crate::ws::WsInstruments>,
-    /// Record every WebSocket message as a span event (off by default).
-    #[cfg(feature = "axum-ws")]
-    pub(crate) ws_message_events: bool,
-}
-
-impl Shared {
-    /// Whether `path` is one of the excluded paths or below one (`/health` covers `/health/live`).
-    pub(crate) fn excluded(&self, path: &str) -> bool {
-        self.excluded.iter().any(|p| {
-            path.strip_prefix(p.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/') || p.ends_with('/'))
-        })
-    }
-}
 
 /// A tower layer that makes every request a SERVER span and a measurement by the HTTP (or, for
 /// `application/grpc`, the RPC) semantic conventions, propagates W3C trace context strictly, adds `X-Request-ID`
@@ -79,7 +47,7 @@ impl std::fmt::Debug for HttpServerLayer {
 
 impl HttpServerLayer {
     /// Traces and metrics through the global providers (install them first, e.g. with `otelwright::init`), with
-    /// the default headers, threshold (or `OTELWRIGHT_SLOW_REQUEST_MS`) and excluded paths.
+    /// the default headers, slow-request threshold, known methods and excluded paths.
     pub fn new() -> Self {
         HttpServerLayer::builder().build()
     }
@@ -106,13 +74,8 @@ impl<S> Layer<S> for HttpServerLayer {
 
 /// Builds an [`HttpServerLayer`].
 pub struct HttpServerLayerBuilder {
-    tracer: Option<BoxedTracer>,
-    meter: Option<Meter>,
-    traces: bool,
-    metrics: bool,
+    instrumentation: Instrumentation,
     body_sizes: bool,
-    propagator: Option<Box<dyn TextMapPropagator + Send + Sync>>,
-    random_trace_ids: bool,
     route: Box<dyn RouteSource>,
     request_id: bool,
     response_time: bool,
@@ -128,40 +91,15 @@ impl std::fmt::Debug for HttpServerLayerBuilder {
     }
 }
 
-/// `OTELWRIGHT_SLOW_REQUEST_MS`, warning once (at layer construction) on a bad value.
-fn slow_from_env() -> Option<Duration> {
-    match std::env::var("OTELWRIGHT_SLOW_REQUEST_MS") {
-        Ok(v) if v.trim().is_empty() => Some(DEFAULT_SLOW_REQUEST),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(0) => None,
-            Ok(ms) => Some(Duration::from_millis(ms)),
-            Err(_) => {
-                tracing::warn!(
-                    variable = "OTELWRIGHT_SLOW_REQUEST_MS",
-                    value = %v,
-                    "not a whole number of milliseconds; using the default of 3000"
-                );
-                Some(DEFAULT_SLOW_REQUEST)
-            }
-        },
-        Err(_) => Some(DEFAULT_SLOW_REQUEST),
-    }
-}
-
 impl Default for HttpServerLayerBuilder {
     fn default() -> Self {
         HttpServerLayerBuilder {
-            tracer: None,
-            meter: None,
-            traces: true,
-            metrics: true,
+            instrumentation: Instrumentation::default(),
             body_sizes: false,
-            propagator: None,
-            random_trace_ids: true,
             route: Box::new(MatchedPathRoute),
             request_id: true,
             response_time: true,
-            slow: slow_from_env(),
+            slow: Some(DEFAULT_SLOW_REQUEST),
             excluded: DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
             #[cfg(feature = "axum-ws")]
             ws_message_events: false,
@@ -170,55 +108,11 @@ impl Default for HttpServerLayerBuilder {
 }
 
 impl HttpServerLayerBuilder {
-    /// Spans from this provider instead of the global one.
-    pub fn tracer_provider<P>(mut self, provider: &P) -> Self
-    where
-        P: TracerProvider,
-        P::Tracer: Send + Sync + 'static,
-        <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-    {
-        self.tracer = Some(BoxedTracer::new(Box::new(provider.tracer_with_scope(crate::metrics::scope()))));
-        self
-    }
-
-    /// Instruments from this meter instead of the global meter provider.
-    pub fn meter(mut self, meter: Meter) -> Self {
-        self.meter = Some(meter);
-        self
-    }
-
-    /// Record spans (default on). Off: metrics only.
-    pub fn traces(mut self, on: bool) -> Self {
-        self.traces = on;
-        self
-    }
-
-    /// Record metrics (default on). Off: spans only.
-    pub fn metrics(mut self, on: bool) -> Self {
-        self.metrics = on;
-        self
-    }
+    instrumentation_setters!();
 
     /// Also record `http.server.request.body.size` and `http.server.response.body.size` (opt-in).
     pub fn body_size_metrics(mut self, on: bool) -> Self {
         self.body_sizes = on;
-        self
-    }
-
-    /// Extract with this propagator instead of the global one (the strict W3C front end still runs first).
-    pub fn propagator(mut self, propagator: impl TextMapPropagator + Send + Sync + 'static) -> Self {
-        self.propagator = Some(Box::new(propagator));
-        self
-    }
-
-    /// Whether the tracer's `IdGenerator` draws at least the right-most 7 bytes of every new trace id at random
-    /// (default on: the SDK's `RandomIdGenerator`, which `otelwright::init` installs, draws all 16). Then the
-    /// traces this layer starts carry the W3C random flag (`0x02`), as Trace Context Level 2 asks ("When at least
-    /// the right-most 7 bytes of the `trace-id` are randomly (or pseudo-randomly) generated, the `random-trace-id`
-    /// flag SHOULD be set to `1`"). Turn it off for a provider whose generator is not random: the flag then
-    /// promises what the ids do not keep.
-    pub fn random_trace_ids(mut self, on: bool) -> Self {
-        self.random_trace_ids = on;
         self
     }
 
@@ -240,8 +134,9 @@ impl HttpServerLayerBuilder {
         self
     }
 
-    /// Log `slow request` at WARN above this duration (`None` turns it off). Default 3 s or
-    /// `OTELWRIGHT_SLOW_REQUEST_MS` (`0` turns it off).
+    /// Log `slow request` at WARN above this duration (`None` turns it off). Default
+    /// [`DEFAULT_SLOW_REQUEST`] (3 s); this crate reads no environment variable: `otelwright` passes
+    /// `OTELWRIGHT_SLOW_REQUEST_MS` here.
     pub fn slow_request_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.slow = threshold;
         self
@@ -270,19 +165,17 @@ impl HttpServerLayerBuilder {
 
     /// The layer.
     pub fn build(self) -> HttpServerLayer {
-        let tracer = self
-            .traces
-            .then(|| self.tracer.unwrap_or_else(|| opentelemetry::global::tracer_with_scope(crate::metrics::scope())));
-        let meter = self.metrics.then(|| self.meter.unwrap_or_else(crate::metrics::global_meter));
+        let resolved = self.instrumentation.resolve();
+        let meter = resolved.meter;
         let instruments = meter.as_ref().map(|meter| ServerInstruments::new(meter, self.body_sizes));
         HttpServerLayer {
             shared: Arc::new(Shared {
-                tracer,
+                tracer: resolved.tracer,
                 instruments,
-                propagator: self.propagator,
+                propagator: resolved.propagator,
                 route: self.route,
-                known_methods: KnownMethods::from_env(),
-                random_trace_ids: self.random_trace_ids,
+                known_methods: resolved.known_methods,
+                random_trace_ids: resolved.random_trace_ids,
                 request_id: self.request_id,
                 response_time: self.response_time,
                 slow: self.slow,

@@ -18,8 +18,9 @@
 //! ```
 
 mod exchange;
-pub(crate) mod layer;
+mod layer;
 mod service;
+pub(crate) mod shared;
 
 pub use exchange::ServerExchange;
 pub use layer::{DEFAULT_EXCLUDED, DEFAULT_SLOW_REQUEST, HttpServerLayer, HttpServerLayerBuilder};

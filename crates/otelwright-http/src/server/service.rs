@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use super::exchange::ServerExchange;
-use super::layer::Shared;
+use super::shared::Shared;
 use crate::body::InstrumentedBody;
 
 /// The service [`super::HttpServerLayer`] wraps around an inner service.

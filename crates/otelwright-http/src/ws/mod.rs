@@ -46,7 +46,7 @@ pub use metrics::{ACTIVE_CONNECTIONS, CONNECTION_DURATION, MESSAGE_DIRECTION, ME
 pub use socket::WebSocket;
 pub use upgrade::WebSocketUpgrade;
 
-use crate::server::layer::Shared;
+use crate::server::shared::Shared;
 
 /// What the server layer leaves in an upgrade request's extensions for the extractor: the layer, the request's
 /// context (holding its SERVER span: the connection span's parent) and its route.

@@ -29,6 +29,29 @@ pub async fn serve(app: axum::Router) -> SocketAddr {
     addr
 }
 
+/// Serves A, the chain's front: `GET /a` behind the server layer calls B's `/b` through reqwest with
+/// `OtelMiddleware` and answers with B's body.
+pub async fn front(b: SocketAddr) -> SocketAddr {
+    use axum::extract::State;
+    use reqwest_middleware::ClientWithMiddleware;
+
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(otelwright_http::OtelMiddleware::new())
+        .build();
+    serve(
+        axum::Router::new()
+            .route(
+                "/a",
+                axum::routing::get(move |State(client): State<ClientWithMiddleware>| async move {
+                    client.get(format!("http://{b}/b")).send().await.unwrap().text().await.unwrap()
+                }),
+            )
+            .with_state(client)
+            .layer(otelwright_http::HttpServerLayer::new()),
+    )
+    .await
+}
+
 pub async fn span_named(receiver: &Receiver, name: &str) -> ReceivedSpan {
     let spans = receiver.wait_for_spans(|s| s.iter().any(|s| s.name() == name), WAIT).await.unwrap();
     spans.into_iter().find(|s| s.name() == name).unwrap()

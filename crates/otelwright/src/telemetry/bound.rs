@@ -10,6 +10,29 @@ use otelwright_http::{
 
 use super::Telemetry;
 
+/// Binds a layer builder (server or client: they share these setters) to the pipeline: its tracer and meter
+/// providers (traces or metrics off when it has none), its propagator and the known HTTP methods.
+#[cfg(feature = "http")]
+macro_rules! bind {
+    ($telemetry:expr, $builder:expr) => {{
+        let t: &Telemetry = $telemetry;
+        let mut builder = $builder
+            .propagator(crate::propagation::composite(&t.config.propagators))
+            .traces(t.tracer.is_some())
+            .metrics(t.meter.is_some());
+        if let Some(provider) = &t.tracer {
+            builder = builder.tracer_provider(provider);
+        }
+        if let Some(provider) = &t.meter {
+            builder = builder.meter_provider(provider);
+        }
+        if let Some(methods) = &t.config.http_known_methods {
+            builder = builder.known_methods(methods.iter().cloned());
+        }
+        builder
+    }};
+}
+
 impl Telemetry {
     /// The server layer's builder, bound to this pipeline: its tracer and meter providers (traces or metrics off
     /// when the pipeline has none), its propagator (`OTEL_PROPAGATORS`), the slow-request threshold
@@ -17,16 +40,8 @@ impl Telemetry {
     /// route sources, excluded paths and the like, then `build()`.
     #[cfg(feature = "http")]
     pub fn server_layer_builder(&self) -> HttpServerLayerBuilder {
-        let mut builder = HttpServerLayer::builder()
-            .propagator(crate::propagation::composite(&self.config.propagators))
-            .slow_request_threshold(self.config.slow_request_threshold)
-            .meter(self.meter("otelwright-http"))
-            .metrics(self.meter.is_some())
-            .traces(self.tracer.is_some());
-        if let Some(provider) = &self.tracer {
-            builder = builder.tracer_provider(provider);
-        }
-        builder
+        let builder = HttpServerLayer::builder().slow_request_threshold(self.config.slow_request_threshold);
+        bind!(self, builder)
     }
 
     /// A SERVER span and the `http.server.*` (or `rpc.server.*`) metrics per request, with `X-Request-ID`,
@@ -46,15 +61,7 @@ impl Telemetry {
     /// The client layer's builder, bound like [`Telemetry::server_layer_builder`]. Name the peer with `target`.
     #[cfg(feature = "http")]
     pub fn client_layer_builder(&self) -> HttpClientLayerBuilder {
-        let mut builder = HttpClientLayer::builder()
-            .propagator(crate::propagation::composite(&self.config.propagators))
-            .meter(self.meter("otelwright-http"))
-            .metrics(self.meter.is_some())
-            .traces(self.tracer.is_some());
-        if let Some(provider) = &self.tracer {
-            builder = builder.tracer_provider(provider);
-        }
-        builder
+        bind!(self, HttpClientLayer::builder())
     }
 
     /// A CLIENT span and `http.client.request.duration` (or `rpc.client.call.duration`) per outgoing request, the

@@ -1,25 +1,49 @@
-//! The semantic-convention rules the layers share: known HTTP methods (`_OTHER` for the rest, overridable with
-//! `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`), where `server.address`, `client.address` and `url.scheme` come from,
-//! gRPC status names and which codes are errors on a server and on a client, and redaction of credentials and
-//! sensitive query values.
+//! The semantic-convention rules the four conventions share: known HTTP methods (`_OTHER` for the rest, the set
+//! replaceable through the builders), where `server.address`, `client.address` and `url.scheme` come from, gRPC
+//! status names and which codes are errors on a server, and redaction of credentials and sensitive query values.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
-use http::{HeaderMap, Method, Uri};
+use http::{HeaderMap, Method, Request, Uri};
+use opentelemetry::{KeyValue, StringValue, Value};
+
+/// An attribute value from a string that stays borrowed when it is `'static` (no allocation).
+pub(crate) fn string(v: Cow<'static, str>) -> Value {
+    Value::String(StringValue::from(v))
+}
 
 /// The RFC 9110 methods plus PATCH and QUERY.
 const DEFAULT_METHODS: [&str; 10] =
     ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"];
 
 /// The set of methods reported as themselves; everything else is `_OTHER`.
+///
+/// Semconv `docs/http/http-spans.md`, `http.request.method`: a method the instrumentation does not know MUST be
+/// reported as `_OTHER` (the original in `http.request.method_original`); the known set is the RFC 9110 methods
+/// plus PATCH and QUERY, and an override (named `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` when it comes from the
+/// environment, comma-separated and case-sensitive) MUST replace the whole set. This crate reads no environment:
+/// the override comes from the builders' `known_methods`, and `otelwright`'s configuration reads the variable.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct KnownMethods(Option<Vec<String>>);
 
 impl KnownMethods {
-    /// From `OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS` (comma-separated, case-sensitive, replaces the default set).
-    pub(crate) fn from_env() -> Self {
-        let list = std::env::var("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS").ok().filter(|v| !v.trim().is_empty());
-        KnownMethods(list.map(|v| v.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect()))
+    /// A full override of the default set (case-sensitive; entries are trimmed, empty ones skipped). An empty
+    /// list keeps the default set, as an empty variable does.
+    pub(crate) fn new<I, M>(methods: I) -> Self
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<String>,
+    {
+        let list: Vec<String> = methods
+            .into_iter()
+            .map(|m| {
+                let m: String = m.into();
+                m.trim().to_owned()
+            })
+            .filter(|m| !m.is_empty())
+            .collect();
+        KnownMethods((!list.is_empty()).then_some(list))
     }
 
     /// `(http.request.method, http.request.method_original if it differs)`.
@@ -77,10 +101,62 @@ pub(crate) fn server_address(headers: &HeaderMap, uri: &Uri) -> Option<(String, 
 }
 
 /// `client.address`: `Forwarded#for`, then the first `X-Forwarded-For`.
-pub(crate) fn forwarded_client(headers: &HeaderMap) -> Option<String> {
+fn forwarded_client(headers: &HeaderMap) -> Option<String> {
     forwarded(headers, "for")
         .or_else(|| header(headers, &X_FORWARDED_FOR).and_then(|v| v.split(',').next()).map(str::trim))
         .map(|v| split_host_port(v).0)
+}
+
+/// A server's `server.address`/`server.port`, `client.address`, `network.peer.address`/`network.peer.port`.
+pub(crate) fn add_server_side_addresses<B>(attrs: &mut Vec<KeyValue>, req: &Request<B>) {
+    if let Some((host, port)) = server_address(req.headers(), req.uri()) {
+        attrs.push(KeyValue::new("server.address", host));
+        if let Some(p) = port {
+            attrs.push(KeyValue::new("server.port", i64::from(p)));
+        }
+    }
+    let peer = peer_addr(req);
+    // The peer's address is formatted once; without forwarding headers it is also `client.address`.
+    let peer_ip = peer.map(|p| StringValue::from(Arc::<str>::from(p.ip().to_string())));
+    match forwarded_client(req.headers()) {
+        Some(client) => attrs.push(KeyValue::new("client.address", client)),
+        None => {
+            if let Some(ip) = &peer_ip {
+                attrs.push(KeyValue::new("client.address", Value::String(ip.clone())));
+            }
+        }
+    }
+    if let (Some(p), Some(ip)) = (peer, peer_ip) {
+        attrs.push(KeyValue::new("network.peer.address", Value::String(ip)));
+        attrs.push(KeyValue::new("network.peer.port", i64::from(p.port())));
+    }
+}
+
+fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
+    #[cfg(feature = "axum")]
+    {
+        req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = req;
+        None
+    }
+}
+
+/// A client's `server.address`/`server.port` from a URI with a host (the port defaults by scheme).
+pub(crate) fn uri_server(uri: &Uri) -> Option<(Arc<str>, u16)> {
+    let host = uri.host()?;
+    let default = if uri.scheme_str() == Some("https") { 443 } else { 80 };
+    Some((Arc::from(host.trim_start_matches('[').trim_end_matches(']')), uri.port_u16().unwrap_or(default)))
+}
+
+/// A client's `server.address`/`server.port` attributes.
+pub(crate) fn add_client_side_server(attrs: &mut Vec<KeyValue>, server: Option<&(Arc<str>, u16)>) {
+    if let Some((host, port)) = server {
+        attrs.push(KeyValue::new("server.address", Value::String(StringValue::from(host.clone()))));
+        attrs.push(KeyValue::new("server.port", i64::from(*port)));
+    }
 }
 
 /// `url.scheme`: `X-Forwarded-Proto`, then the URI, then `http`.
@@ -189,8 +265,57 @@ pub(crate) fn grpc_server_error(code: i32) -> bool {
 }
 
 /// `grpc-status` from response headers or trailers.
-pub(crate) fn grpc_status(headers: &HeaderMap) -> Option<i32> {
+fn grpc_status(headers: &HeaderMap) -> Option<i32> {
     headers.get("grpc-status")?.to_str().ok()?.trim().parse().ok()
+}
+
+/// The `grpc-status` of a call, from a trailers-only response's headers or from the trailers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct GrpcStatus(Option<i32>);
+
+impl GrpcStatus {
+    pub(crate) fn code(self) -> Option<i32> {
+        self.0
+    }
+
+    /// Response headers: a trailers-only response carries the status here.
+    pub(crate) fn on_headers(&mut self, headers: &HeaderMap) {
+        self.0 = grpc_status(headers);
+    }
+
+    /// Trailers: where the status of a call with a body travels.
+    pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some(code) = grpc_status(trailers) {
+            self.0 = Some(code);
+        }
+    }
+
+    /// `rpc.response.status_code` (the code's name), when a status arrived.
+    pub(crate) fn attribute(self) -> Option<KeyValue> {
+        self.0.map(|code| KeyValue::new("rpc.response.status_code", grpc_code_name(code)))
+    }
+}
+
+/// `rpc.system.name` and `rpc.method`: what every gRPC span and measurement starts with (room for 8).
+pub(crate) fn rpc_attributes(method: &str) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(8);
+    attrs.push(KeyValue::new("rpc.system.name", "grpc"));
+    attrs.push(KeyValue::new("rpc.method", method.to_owned()));
+    attrs
+}
+
+/// A gRPC measurement's attributes: [`rpc_attributes`], the status when one arrived, and `error.type`.
+pub(crate) fn rpc_measurement_attributes(
+    method: &str,
+    status: GrpcStatus,
+    error: Option<Cow<'static, str>>,
+) -> Vec<KeyValue> {
+    let mut attrs = rpc_attributes(method);
+    attrs.extend(status.attribute());
+    if let Some(e) = error {
+        attrs.push(KeyValue::new("error.type", string(e)));
+    }
+    attrs
 }
 
 /// Whether a request or response is gRPC, by content type.
@@ -211,9 +336,11 @@ mod tests {
         assert_eq!(k.normalize(&Method::GET), (Cow::Borrowed("GET"), None));
         let odd = Method::from_bytes(b"PURGE").unwrap();
         assert_eq!(k.normalize(&odd), (Cow::Borrowed("_OTHER"), Some("PURGE".to_owned())));
-        let custom = KnownMethods(Some(vec!["PURGE".into()]));
+        let custom = KnownMethods::new([" PURGE", ""]);
         assert_eq!(custom.normalize(&odd).0, "PURGE");
         assert_eq!(custom.normalize(&Method::GET).0, "_OTHER", "the override replaces the whole set");
+        let empty = KnownMethods::new(Vec::<String>::new());
+        assert_eq!(empty.normalize(&Method::GET).0, "GET", "an empty list keeps the default set");
     }
 
     #[test]
