@@ -132,3 +132,28 @@ pub mod session {
     /// Histogram, `s`: how long each session lasted (`error.type` when it failed).
     pub const DURATION: &str = "session.duration";
 }
+
+/// WebSocket server metric names (otelwright's own, feature `axum-ws` of otelwright-http: semconv has none).
+pub mod websocket {
+    /// Up-down counter, `{connection}`: WebSocket connections open now.
+    pub const ACTIVE_CONNECTIONS: &str = "websocket.server.active_connections";
+    /// Histogram, `s`: how long each connection stayed open, from the upgrade to the close.
+    pub const CONNECTION_DURATION: &str = "websocket.server.connection.duration";
+    /// Counter, `{message}`: messages by `websocket.message.direction` and `websocket.message.type`.
+    pub const MESSAGES: &str = "websocket.server.messages";
+    /// Histogram, `By`: message payload sizes by direction and type.
+    pub const MESSAGE_SIZE: &str = "websocket.server.message.size";
+}
+
+/// Readiness metric names (otelwright's own, otelwright-health: semconv has none).
+pub mod health {
+    /// Gauge, `{check}`, by `health.check.name` and `health.check.critical`: 1 while the check passes, 0 while it
+    /// fails, as of the latest readiness run.
+    pub const CHECK_STATUS: &str = "health.check.status";
+}
+
+/// Database client metric names (semconv, database metrics).
+pub mod db {
+    /// Histogram, `s`: duration of database client operations (`db.client.operation.duration`).
+    pub const CLIENT_OPERATION_DURATION: &str = "db.client.operation.duration";
+}

@@ -17,8 +17,9 @@ use opentelemetry::metrics::Meter;
 use crate::Inner;
 use crate::check::RegisteredCheck;
 
-/// The gauge's name.
-pub const CHECK_STATUS: &str = "health.check.status";
+/// The gauge's name, from the workspace's one list of names.
+pub use otelwright_core::metric::health::CHECK_STATUS;
+
 /// Attribute: the name the check was registered under (`database:main`, `disk:/data`, `cache:redis`).
 pub const CHECK_NAME: &str = "health.check.name";
 /// Attribute: whether the check's failure makes the service not ready (`true`) or only degraded (`false`).

@@ -36,6 +36,8 @@ pub use config::{
     Propagator, Protocol, ResolvedOtlp, Sampler, Signal, Temporality, TlsFiles,
 };
 pub use error::Error;
+/// The workspace's one list of metric names and bucket sets (otelwright-core).
+pub use otelwright_core::{buckets, metric};
 #[cfg(feature = "health")]
 pub use otelwright_health as health;
 #[cfg(feature = "http")]

@@ -107,7 +107,7 @@ struct QueryMetrics {
 impl QueryMetrics {
     fn new(meter: &Meter, system: &'static str, namespace: &str, server: Option<&(String, i64)>) -> Self {
         let duration = meter
-            .f64_histogram("db.client.operation.duration")
+            .f64_histogram(otelwright::metric::db::CLIENT_OPERATION_DURATION)
             .with_unit("s")
             .with_description("Duration of database client operations")
             .with_boundaries(vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0])

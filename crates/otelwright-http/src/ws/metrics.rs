@@ -14,21 +14,14 @@ use opentelemetry::{KeyValue, StringValue, Value};
 
 use crate::metrics::BoundCache;
 
-/// Up-down counter, `{connection}`: WebSocket connections open now.
-pub const ACTIVE_CONNECTIONS: &str = "websocket.server.active_connections";
-/// Histogram, `s`: how long each connection stayed open, from the upgrade to the close.
-pub const CONNECTION_DURATION: &str = "websocket.server.connection.duration";
-/// Counter, `{message}`: messages by [`MESSAGE_DIRECTION`] and [`MESSAGE_TYPE`].
-pub const MESSAGES: &str = "websocket.server.messages";
-/// Histogram, `By`: message payload sizes by [`MESSAGE_DIRECTION`] and [`MESSAGE_TYPE`].
-pub const MESSAGE_SIZE: &str = "websocket.server.message.size";
+pub use otelwright_core::metric::websocket::{ACTIVE_CONNECTIONS, CONNECTION_DURATION, MESSAGE_SIZE, MESSAGES};
 /// `receive` or `transmit`, the values of the conventions' `network.io.direction`.
 pub const MESSAGE_DIRECTION: &str = "websocket.message.direction";
 /// `text`, `binary`, `ping`, `pong` or `close` (RFC 6455 §5.2 opcodes).
 pub const MESSAGE_TYPE: &str = "websocket.message.type";
 
 /// Connection durations: WebSockets live from seconds to hours.
-const CONNECTION_BUCKETS: [f64; 12] = [0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0];
+const CONNECTION_BUCKETS: [f64; 12] = otelwright_core::buckets::LONG_DURATION;
 /// Message sizes in bytes: powers of four from 64 B to 1 MiB.
 const SIZE_BUCKETS: [f64; 8] = [64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0];
 
