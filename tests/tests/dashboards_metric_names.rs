@@ -388,6 +388,20 @@ fn build_catalog(metrics: &[ReceivedMetric], spans: &[ReceivedSpan]) -> Emitted 
             "PENDING: declared in ARCHITECTURE.md, not yet emitted",
         );
     }
+
+    // 6. Recording rules: a series named by the rule, carrying the labels its outer aggregation keeps (`sum by
+    // (job) (...)`), whose own expression is checked like an alert's (check_all_references).
+    let outer_by = regex::Regex::new(r"^\s*[a-z_]+\s+by\s*\(([^)]*)\)").unwrap();
+    for rel in files_under("collector-config/prometheus/rules", &[".yml"]) {
+        for group in yaml(&rel)["groups"].as_vec().unwrap() {
+            for rule in group["rules"].as_vec().unwrap() {
+                let (Some(record), Some(expr)) = (scalar(&rule["record"]), scalar(&rule["expr"])) else { continue };
+                let by = outer_by.captures(&expr).unwrap_or_else(|| panic!("{record}: not `aggregation by (...)`"));
+                let labels: BTreeSet<String> = by[1].split(',').map(|l| l.trim().to_owned()).collect();
+                catalog.add(&record, PromKind::Gauge, &labels, &format!("recording rule in {rel}"));
+            }
+        }
+    }
     Emitted { catalog, otel }
 }
 
@@ -404,9 +418,9 @@ fn check_all_references(catalog: &Catalog) -> (Vec<String>, usize) {
     for rel in files_under("collector-config/prometheus/rules", &[".yml"]) {
         for group in yaml(&rel)["groups"].as_vec().unwrap() {
             for rule in group["rules"].as_vec().unwrap() {
-                let alert = scalar(&rule["alert"]).unwrap_or_default();
+                let name = scalar(&rule["alert"]).or_else(|| scalar(&rule["record"])).unwrap_or_default();
                 checked += 1;
-                problems.extend(check_expr(&scalar(&rule["expr"]).unwrap(), catalog, &format!("{rel} alert {alert}")));
+                problems.extend(check_expr(&scalar(&rule["expr"]).unwrap(), catalog, &format!("{rel} rule {name}")));
             }
         }
     }
