@@ -39,20 +39,15 @@ pub(crate) struct CollectArgs {
     /// Handler the requests go to.
     #[arg(long, value_enum, default_value = "realistic")]
     handler: Handler,
-    /// Do not pin the SDK and the load generator/receiver to separate cores.
-    #[arg(long)]
-    no_pin: bool,
-    /// A few seconds in all (CI's smoke run); the figures mean nothing.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: crate::RunFlags,
 }
 
 /// Runs the bench.
 pub(crate) async fn run(args: CollectArgs) -> anyhow::Result<()> {
-    let placement = Placement::plan(args.no_pin);
-    super::header("collect", &placement);
-    let cycles = args.cycles.unwrap_or(if args.quick { 20 } else { 200 }).max(1);
-    let requests = args.requests.unwrap_or(if args.quick { 2_000 } else { 100_000 });
+    let placement = args.run.start("collect");
+    let cycles = args.cycles.unwrap_or(if args.run.quick { 20 } else { 200 }).max(1);
+    let requests = args.requests.unwrap_or(if args.run.quick { 2_000 } else { 100_000 });
     let mut receiver = ReceiverProcess::start(placement.client)?;
     if let Some(cpu) = placement.server {
         // Before the pipeline starts its threads (periodic reader, export runtime), which inherit it.

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{Span as _, SpanKind, TracerProvider as _};
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Sampler, Signal};
 
 use super::affinity::{self, Placement};
@@ -90,12 +90,8 @@ pub(crate) struct ExportArgs {
     /// req/s, measured first (64 connections, 3 s; quick: 8 connections, 500 ms).
     #[arg(long)]
     compare_rps: Option<f64>,
-    /// Do not pin this process and the receiver to separate cores.
-    #[arg(long)]
-    no_pin: bool,
-    /// A few seconds in all (CI's smoke run); the figures mean nothing.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: crate::RunFlags,
 }
 
 /// What one phase measured.
@@ -130,8 +126,7 @@ async fn hello_span_rate(receiver: &ReceiverProcess, placement: &Placement, quic
 
 /// Runs the bench.
 pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let placement = Placement::plan(args.no_pin);
-    super::header("export", &placement);
+    let placement = args.run.start("export");
     let mut receiver = ReceiverProcess::start(placement.client)?;
     let reference = match args.compare_rps {
         Some(rps) => {
@@ -139,7 +134,7 @@ pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
             rps
         }
         None => {
-            let rps = hello_span_rate(&receiver, &placement, args.quick).await?;
+            let rps = hello_span_rate(&receiver, &placement, args.run.quick).await?;
             println!(
                 "reference span rate: {rps:.0} spans/s, the everything-mode hello-world service's req/s measured \
                  just now (one server span per request)"
@@ -151,7 +146,7 @@ pub(crate) async fn run(args: ExportArgs) -> anyhow::Result<()> {
         affinity::pin_process(cpu).map_err(anyhow::Error::msg)?;
         println!("(this process, the SDK under test, is on CPU {cpu})");
     }
-    let duration = args.duration.unwrap_or(Duration::from_millis(if args.quick { 500 } else { 5000 }));
+    let duration = args.duration.unwrap_or(Duration::from_millis(if args.run.quick { 500 } else { 5000 }));
     let queue = BatchSettings::spans().max_queue_size;
     println!(
         "default batching: queue {queue}, batch {}, span delay {:?}, log delay {:?}; {duration:?} of producing per row",
@@ -271,6 +266,17 @@ pub(crate) fn server_span_attributes() -> Vec<KeyValue> {
     ]
 }
 
+/// Starts and ends one HTTP server span with `attributes` ([`server_span_attributes`]): the span both the export
+/// and the item-size measurements produce.
+pub(crate) fn server_span<T: opentelemetry::trace::Tracer>(tracer: &T, attributes: &[KeyValue]) {
+    let mut span = tracer
+        .span_builder("GET /orders/{id}")
+        .with_kind(SpanKind::Server)
+        .with_attributes(attributes.to_vec())
+        .start(tracer);
+    span.end();
+}
+
 /// One transport and signal: builds a pipeline with only that signal, produces for `duration`, flushes, and
 /// reads the counters and CPU times. Runs on the `bench-producer` thread.
 fn phase(transport: Transport, kind: Kind, endpoint: &str, duration: Duration) -> anyhow::Result<Phase> {
@@ -299,12 +305,7 @@ fn phase(transport: Transport, kind: Kind, endpoint: &str, duration: Duration) -
                     continue;
                 }
                 for _ in 0..64 {
-                    let mut span = tracer
-                        .span_builder("GET /orders/{id}")
-                        .with_kind(SpanKind::Server)
-                        .with_attributes(attributes.clone())
-                        .start(&tracer);
-                    span.end();
+                    server_span(&tracer, &attributes);
                 }
                 created += 64;
             }

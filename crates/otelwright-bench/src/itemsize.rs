@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
-use opentelemetry::trace::{Span as _, SpanKind, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord, SdkLoggerProvider};
@@ -65,12 +65,7 @@ pub(crate) fn measure(items: usize) -> (Option<u64>, Option<u64>) {
 
     let before = procfs::rss_bytes(std::process::id());
     for _ in 0..items {
-        let mut span = tracer
-            .span_builder("GET /orders/{id}")
-            .with_kind(SpanKind::Server)
-            .with_attributes(attributes.clone())
-            .start(&tracer);
-        span.end();
+        super::export::server_span(&tracer, &attributes);
     }
     let span_bytes = per_item(before);
 

@@ -119,6 +119,26 @@ where
     tokio::task::spawn_blocking(move || thread.join()).await?.map_err(|_| anyhow!("the bench thread panicked"))?
 }
 
+/// The flags every bench that starts processes has.
+#[derive(clap::Args, Clone, Copy, Debug)]
+pub(crate) struct RunFlags {
+    /// Do not pin the process under test and the load generator (or receiver) to separate cores.
+    #[arg(long)]
+    pub(crate) no_pin: bool,
+    /// A few seconds in all (CI's smoke run); the figures mean nothing.
+    #[arg(long)]
+    pub(crate) quick: bool,
+}
+
+impl RunFlags {
+    /// Plans the CPU placement and prints `bench`'s header.
+    pub(crate) fn start(&self, bench: &str) -> affinity::Placement {
+        let placement = affinity::Placement::plan(self.no_pin);
+        header(bench, &placement);
+        placement
+    }
+}
+
 /// Prints the header every bench starts with: what runs, when, on what, and where.
 pub(crate) fn header(bench: &str, placement: &affinity::Placement) {
     print!("{}", header_text(bench, placement));

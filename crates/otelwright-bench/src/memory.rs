@@ -43,19 +43,14 @@ pub(crate) struct MemoryArgs {
     /// Ways the collector is unreachable (comma-separated).
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["refused", "blackhole"])]
     scenarios: Vec<Scenario>,
-    /// Do not pin the service and the load generator to separate cores.
-    #[arg(long)]
-    no_pin: bool,
-    /// A few seconds in all (CI's smoke run); the figures mean nothing.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: crate::RunFlags,
 }
 
 /// Runs the bench.
 pub(crate) async fn run(args: MemoryArgs) -> anyhow::Result<()> {
-    let placement = Placement::plan(args.no_pin);
-    super::header("memory", &placement);
-    let (span_bytes, log_bytes) = super::itemsize::measure(if args.quick { 2_000 } else { 20_000 });
+    let placement = args.run.start("memory");
+    let (span_bytes, log_bytes) = super::itemsize::measure(if args.run.quick { 2_000 } else { 20_000 });
     super::on_thread(placement.client, move || measure(args, placement, span_bytes, log_bytes)).await
 }
 
@@ -70,8 +65,8 @@ async fn measure(
     span_bytes: Option<u64>,
     log_bytes: Option<u64>,
 ) -> anyhow::Result<()> {
-    let requests = args.requests.unwrap_or(if args.quick { 3_000 } else { 200_000 });
-    let warmup = args.warmup.unwrap_or(if args.quick { 500 } else { 20_000 });
+    let requests = args.requests.unwrap_or(if args.run.quick { 3_000 } else { 200_000 });
+    let warmup = args.warmup.unwrap_or(if args.run.quick { 500 } else { 20_000 });
     let (spans, logs) = (BatchSettings::spans().max_queue_size as u64, BatchSettings::logs().max_queue_size as u64);
     let bound = span_bytes.zip(log_bytes).map(|(s, l)| spans * s + logs * l);
     println!(

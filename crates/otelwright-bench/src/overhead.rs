@@ -45,12 +45,8 @@ pub(crate) struct OverheadArgs {
     /// Metric export interval of the services.
     #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
     metric_interval: Duration,
-    /// Do not pin the services and the load generator to separate cores.
-    #[arg(long)]
-    no_pin: bool,
-    /// A few seconds in all (CI's smoke run); the figures mean nothing.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: crate::RunFlags,
 }
 
 /// How the results are printed.
@@ -115,13 +111,13 @@ impl Round {
 
 /// Runs the bench.
 pub(crate) async fn run(args: OverheadArgs) -> anyhow::Result<()> {
-    let placement = Placement::plan(args.no_pin);
+    let placement = Placement::plan(args.run.no_pin);
     Report(args.format).say(super::header_text("overhead", &placement).trim_end());
     super::on_thread(placement.client, move || measure(args, placement)).await
 }
 
 async fn measure(args: OverheadArgs, placement: Placement) -> anyhow::Result<()> {
-    let q = args.quick;
+    let q = args.run.quick;
     let rounds = args.rounds.unwrap_or(if q { 2 } else { 5 }).max(1);
     let round = args.round.unwrap_or(Duration::from_millis(if q { 500 } else { 3000 }));
     let warmup = args.warmup.unwrap_or(Duration::from_millis(if q { 300 } else { 2000 }));
@@ -268,15 +264,8 @@ fn median(rounds: &[Round], f: impl Fn(&Round) -> f64) -> f64 {
 #[derive(Clone, Debug)]
 struct Summary {
     mode: Mode,
-    rps: f64,
-    mean_us: f64,
-    p50_us: f64,
-    p99_us: f64,
-    errors: u64,
-    cpu_util: f64,
-    cpu_per_req_us: f64,
-    load_util: f64,
-    receiver_util: f64,
+    /// Each figure's median over the rounds (`ok` and `errors` summed).
+    medians: Round,
     rps_vs_bare: Spread,
     mean_vs_bare: f64,
     cpu_vs_bare: f64,
@@ -300,15 +289,18 @@ fn summarize(servers: &[ServerProcess], figures: &[Vec<Round>]) -> Vec<Summary> 
             let added_cpu_us = added(f);
             Summary {
                 mode: s.mode,
-                rps: median(f, |r| r.rps),
-                mean_us: median(f, |r| r.mean_us),
-                p50_us: median(f, |r| r.p50_us),
-                p99_us: median(f, |r| r.p99_us),
-                errors: f.iter().map(|r| r.errors).sum(),
-                cpu_util: median(f, |r| r.cpu_util),
-                cpu_per_req_us: median(f, |r| r.cpu_per_req_us),
-                load_util: median(f, |r| r.load_util),
-                receiver_util: median(f, |r| r.receiver_util),
+                medians: Round {
+                    ok: f.iter().map(|r| r.ok).sum(),
+                    rps: median(f, |r| r.rps),
+                    mean_us: median(f, |r| r.mean_us),
+                    p50_us: median(f, |r| r.p50_us),
+                    p99_us: median(f, |r| r.p99_us),
+                    errors: f.iter().map(|r| r.errors).sum(),
+                    cpu_util: median(f, |r| r.cpu_util),
+                    cpu_per_req_us: median(f, |r| r.cpu_per_req_us),
+                    load_util: median(f, |r| r.load_util),
+                    receiver_util: median(f, |r| r.receiver_util),
+                },
                 rps_vs_bare: Spread::of(&ratios(bare, f, |r| r.rps)),
                 mean_vs_bare: Spread::of(&ratios(bare, f, |r| r.mean_us)).median,
                 cpu_vs_bare: Spread::of(&ratios(bare, f, |r| r.cpu_per_req_us)).median,
@@ -328,19 +320,19 @@ impl Summary {
             "handler": handler.name(),
             "connections": concurrency,
             "rounds": rounds,
-            "rps": self.rps.round(),
+            "rps": self.medians.rps.round(),
             "rps_vs_bare": round3(self.rps_vs_bare.median),
             "rps_vs_bare_min": round3(self.rps_vs_bare.min),
             "rps_vs_bare_max": round3(self.rps_vs_bare.max),
-            "cpu_us_per_req": round3(self.cpu_per_req_us),
+            "cpu_us_per_req": round3(self.medians.cpu_per_req_us),
             "cpu_us_per_req_request_path": round3(request_path),
             "cpu_us_per_req_sdk_threads": round3(sdk),
-            "service_cpu": round3(self.cpu_util),
+            "service_cpu": round3(self.medians.cpu_util),
             "added_cpu_us_vs_bare": round3(self.added_cpu_us),
-            "mean_ms": round3(self.mean_us / 1000.0),
-            "p50_ms": round3(self.p50_us / 1000.0),
-            "p99_ms": round3(self.p99_us / 1000.0),
-            "errors": self.errors,
+            "mean_ms": round3(self.medians.mean_us / 1000.0),
+            "p50_ms": round3(self.medians.p50_us / 1000.0),
+            "p99_ms": round3(self.medians.p99_us / 1000.0),
+            "errors": self.medians.errors,
         });
         if let Some(x) = self.added_vs_stock {
             o["added_vs_stock"] = round3(x).into();
@@ -373,13 +365,13 @@ fn table(summaries: &[Summary]) -> String {
     for s in summaries {
         let mut row = vec![
             s.mode.name().into(),
-            format!("{:.0}", s.rps),
-            ms(s.mean_us),
-            ms(s.p50_us),
-            ms(s.p99_us),
-            s.errors.to_string(),
-            format!("{:.0}%", 100.0 * s.cpu_util),
-            format!("{:.1}", s.cpu_per_req_us),
+            format!("{:.0}", s.medians.rps),
+            ms(s.medians.mean_us),
+            ms(s.medians.p50_us),
+            ms(s.medians.p99_us),
+            s.medians.errors.to_string(),
+            format!("{:.0}%", 100.0 * s.medians.cpu_util),
+            format!("{:.1}", s.medians.cpu_per_req_us),
             s.rps_vs_bare.show(3),
             format!("{:+.1}%", 100.0 * (s.mean_vs_bare - 1.0)),
             format!("{:+.1}%", 100.0 * (s.cpu_vs_bare - 1.0)),
@@ -388,11 +380,14 @@ fn table(summaries: &[Summary]) -> String {
         if stock {
             row.push(s.added_vs_stock.map_or(String::new(), |x| format!("{x:.2}x")));
         }
-        row.extend([format!("{:.0}%", 100.0 * s.load_util), format!("{:.0}%", 100.0 * s.receiver_util)]);
+        row.extend([
+            format!("{:.0}%", 100.0 * s.medians.load_util),
+            format!("{:.0}%", 100.0 * s.medians.receiver_util),
+        ]);
         t.row(row);
     }
     let mut out = t.render();
-    if summaries.iter().any(|s| s.cpu_util < 0.9) {
+    if summaries.iter().any(|s| s.medians.cpu_util < 0.9) {
         out.push_str(
             "note: the service was below 90% CPU in some mode, so something else (the load generator, the machine's \
              other load) set the pace there and its req/s ratio understates the cost; CPU us/req does not depend on \

@@ -36,18 +36,13 @@ pub(crate) struct SoakArgs {
     /// Metric export interval of the service.
     #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
     metric_interval: Duration,
-    /// Do not pin the service and the load generator to separate cores.
-    #[arg(long)]
-    no_pin: bool,
-    /// A few seconds in all (CI's smoke run); the figures mean nothing.
-    #[arg(long)]
-    quick: bool,
+    #[command(flatten)]
+    run: crate::RunFlags,
 }
 
 /// Runs the bench.
 pub(crate) async fn run(args: SoakArgs) -> anyhow::Result<()> {
-    let placement = Placement::plan(args.no_pin);
-    super::header("soak", &placement);
+    let placement = args.run.start("soak");
     super::on_thread(placement.client, move || soak(args, placement)).await
 }
 
@@ -85,7 +80,7 @@ fn delta(now: [u64; 3], before: [u64; 3]) -> String {
 }
 
 async fn soak(args: SoakArgs, placement: Placement) -> anyhow::Result<()> {
-    let q = args.quick;
+    let q = args.run.quick;
     let duration = args.duration.unwrap_or(Duration::from_secs(if q { 4 } else { 300 }));
     let toggle = args.toggle.unwrap_or(Duration::from_secs(if q { 1 } else { 20 })).max(Duration::from_millis(100));
     let interval = args.interval.unwrap_or(Duration::from_secs(if q { 1 } else { 10 })).max(Duration::from_millis(100));

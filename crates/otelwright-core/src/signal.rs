@@ -4,6 +4,57 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Writes a named enum's spellings once: `as_str`, [`Display`] and [`FromStr`] (exactly the spellings `as_str`
+/// writes; callers that accept other cases lowercase first), and the parse error, which names the input.
+macro_rules! spelled {
+    (
+        $(#[$as_str_doc:meta])* $ty:ident,
+        $(#[$err_doc:meta])* $err:ident,
+        $expected:literal,
+        { $($variant:ident => $name:literal),+ }
+    ) => {
+        impl $ty {
+            $(#[$as_str_doc])*
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = $err;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($name => Ok($ty::$variant),)+
+                    _ => Err($err { input: s.to_owned() }),
+                }
+            }
+        }
+
+        $(#[$err_doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $err {
+            input: String,
+        }
+
+        impl fmt::Display for $err {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{:?}: use {}", self.input, $expected)
+            }
+        }
+
+        impl std::error::Error for $err {}
+    };
+}
+
 /// A telemetry signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Signal {
@@ -18,16 +69,6 @@ pub enum Signal {
 impl Signal {
     /// All three, in shutdown order (metrics last, so the others' counters are exported).
     pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Logs, Signal::Metrics];
-
-    /// `traces`, `metrics` or `logs`: the `otel.signal` value and the OTLP/HTTP path segment (OTLP specification,
-    /// "OTLP/HTTP Request": the default paths are `/v1/traces`, `/v1/metrics` and `/v1/logs`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "logs",
-        }
-    }
 
     /// `TRACES`, `METRICS` or `LOGS`: the infix of the per-signal variables (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
     /// `OTEL_LOGS_EXPORTER`, ...; OTLP exporter specification, "Configuration Options").
@@ -49,24 +90,14 @@ impl Signal {
     }
 }
 
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Signal {
-    type Err = ParseSignalError;
-
-    /// `traces`, `metrics` or `logs`, exactly as [`Signal::as_str`] writes them.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "traces" => Ok(Signal::Traces),
-            "metrics" => Ok(Signal::Metrics),
-            "logs" => Ok(Signal::Logs),
-            _ => Err(ParseSignalError { input: s.to_owned() }),
-        }
-    }
+spelled! {
+    /// `traces`, `metrics` or `logs`: the `otel.signal` value and the OTLP/HTTP path segment (OTLP specification,
+    /// "OTLP/HTTP Request": the default paths are `/v1/traces`, `/v1/metrics` and `/v1/logs`).
+    Signal,
+    /// A string that is not `traces`, `metrics` or `logs`.
+    ParseSignalError,
+    "traces, metrics or logs",
+    { Traces => "traces", Metrics => "metrics", Logs => "logs" }
 }
 
 /// The OTLP transport and encoding: what an exporter sends with, and what carried a request a receiver accepted.
@@ -85,65 +116,17 @@ pub enum Protocol {
 impl Protocol {
     /// The accepted spellings, for messages: `grpc, http/protobuf, http/json`.
     pub const EXPECTED: &'static str = "grpc, http/protobuf, http/json";
+}
 
+spelled! {
     /// `grpc`, `http/protobuf` or `http/json`: the values of `OTEL_EXPORTER_OTLP_PROTOCOL` (OTLP exporter
     /// specification, "Specify Protocol").
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Grpc => "grpc",
-            Protocol::HttpProtobuf => "http/protobuf",
-            Protocol::HttpJson => "http/json",
-        }
-    }
+    Protocol,
+    /// A string that is not `grpc`, `http/protobuf` or `http/json`.
+    ParseProtocolError,
+    "grpc, http/protobuf or http/json",
+    { Grpc => "grpc", HttpProtobuf => "http/protobuf", HttpJson => "http/json" }
 }
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Protocol {
-    type Err = ParseProtocolError;
-
-    /// `grpc`, `http/protobuf` or `http/json`, exactly (callers that accept other cases lowercase first).
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "grpc" => Ok(Protocol::Grpc),
-            "http/protobuf" => Ok(Protocol::HttpProtobuf),
-            "http/json" => Ok(Protocol::HttpJson),
-            _ => Err(ParseProtocolError { input: s.to_owned() }),
-        }
-    }
-}
-
-/// A string that is not `traces`, `metrics` or `logs`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseSignalError {
-    input: String,
-}
-
-impl fmt::Display for ParseSignalError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: use traces, metrics or logs", self.input)
-    }
-}
-
-impl std::error::Error for ParseSignalError {}
-
-/// A string that is not `grpc`, `http/protobuf` or `http/json`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseProtocolError {
-    input: String,
-}
-
-impl fmt::Display for ParseProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: use grpc, http/protobuf or http/json", self.input)
-    }
-}
-
-impl std::error::Error for ParseProtocolError {}
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::window::RequestFigures;
+
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsDocument {
@@ -126,20 +128,9 @@ pub struct CacheBlock {
 pub struct RequestsBlock {
     /// The window the counts and percentiles cover, seconds.
     pub window_seconds: f64,
-    /// Requests in the window.
-    pub count: u64,
-    /// Of which errors (5xx, or an `error.type`).
-    pub errors: u64,
-    /// Percentiles of the window, milliseconds; `null` without requests.
-    pub p50_ms: Option<f64>,
-    /// See `p50_ms`.
-    pub p95_ms: Option<f64>,
-    /// See `p50_ms`.
-    pub p99_ms: Option<f64>,
-    /// Requests since start.
-    pub total_count: u64,
-    /// Errors since start.
-    pub total_errors: u64,
+    /// The requests in the window (percentiles rounded to 2 decimals) and since start.
+    #[serde(flatten)]
+    pub figures: RequestFigures,
     /// Seconds since the histogram was last collected; `null` before the first collection.
     pub collected_seconds_ago: Option<f64>,
 }
@@ -156,13 +147,15 @@ mod tests {
         assert_eq!(serde_json::to_value(&off).unwrap(), json!({ "enabled": false }));
         let on = Block(Some(RequestsBlock {
             window_seconds: 60.0,
-            count: 3,
-            errors: 1,
-            p50_ms: Some(1.5),
-            p95_ms: None,
-            p99_ms: None,
-            total_count: 10,
-            total_errors: 2,
+            figures: RequestFigures {
+                count: 3,
+                errors: 1,
+                p50_ms: Some(1.5),
+                p95_ms: None,
+                p99_ms: None,
+                total_count: 10,
+                total_errors: 2,
+            },
             collected_seconds_ago: None,
         }));
         let value = serde_json::to_value(&on).unwrap();

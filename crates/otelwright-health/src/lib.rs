@@ -56,7 +56,7 @@ pub use check::{
 pub use document::MetricsDocument;
 pub use readers::HealthReaders;
 pub use router::paths;
-pub use window::{RequestStats, RequestWindow};
+pub use window::{RequestFigures, RequestStats, RequestWindow};
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use otelwright_meters::{CacheMeters, CacheSnapshot, PoolMeter, PoolSnapshot, Res
 use time::OffsetDateTime;
 
 use crate::document::{Block, CacheBlock, MetricsDocument, PoolBlock, RequestsBlock, SystemBlock};
-use crate::window::{RequestStats, RequestWindow};
+use crate::window::{RequestFigures, RequestStats, RequestWindow};
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -95,13 +95,12 @@ fn cache(c: &CacheSnapshot) -> CacheBlock {
 fn requests(s: &RequestStats) -> RequestsBlock {
     RequestsBlock {
         window_seconds: s.window.as_secs_f64(),
-        count: s.count,
-        errors: s.errors,
-        p50_ms: s.p50_ms.map(round2),
-        p95_ms: s.p95_ms.map(round2),
-        p99_ms: s.p99_ms.map(round2),
-        total_count: s.total_count,
-        total_errors: s.total_errors,
+        figures: RequestFigures {
+            p50_ms: s.figures.p50_ms.map(round2),
+            p95_ms: s.figures.p95_ms.map(round2),
+            p99_ms: s.figures.p99_ms.map(round2),
+            ..s.figures
+        },
         collected_seconds_ago: s.last_collection_age.as_ref().map(Duration::as_secs_f64).map(round2),
     }
 }

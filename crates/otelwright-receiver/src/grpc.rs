@@ -7,15 +7,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsPartialSuccess;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tokio::net::TcpListener;
@@ -24,6 +21,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::export::Export;
 use crate::fault::Fault;
 
 use crate::store::Store;
@@ -76,21 +74,16 @@ impl OtlpGrpc {
 
 impl OtlpGrpc {
     /// One export call, whatever its signal: applies the fault mode, then stores the request's items (and its raw
-    /// body when bodies are kept). Returns the partial-success answer to give, if any.
-    async fn accept<T>(
-        &self,
-        signal: Signal,
-        request: Request<T>,
-        insert: fn(&Store, T, Transport, bool) -> usize,
-    ) -> Result<Option<(i64, String)>, Status> {
-        let partial = self.fault(signal).await?;
+    /// body when bodies are kept), and answers with a partial success when the fault mode asks for one.
+    async fn accept<R: Export>(&self, request: Request<R>) -> Result<Response<R::Response>, Status> {
+        let partial = self.fault(R::SIGNAL).await?;
         let gzip = is_gzip(request.metadata());
         let raw = request.extensions().get::<RawMessage>().map(|m| m.0.clone());
-        insert(&self.store, request.into_inner(), Transport::Grpc, gzip);
+        request.into_inner().insert(&self.store, Transport::Grpc, gzip);
         if let Some(raw) = raw {
-            self.store.keep_body(signal, Transport::Grpc, || raw);
+            self.store.keep_body(R::SIGNAL, Transport::Grpc, || raw);
         }
-        Ok(partial)
+        Ok(Response::new(R::response(partial)))
     }
 }
 
@@ -105,11 +98,7 @@ impl TraceService for OtlpGrpc {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let partial = self.accept(Signal::Traces, request, Store::insert_traces).await?;
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: partial
-                .map(|(rejected_spans, error_message)| ExportTracePartialSuccess { rejected_spans, error_message }),
-        }))
+        self.accept(request).await
     }
 }
 
@@ -119,13 +108,7 @@ impl MetricsService for OtlpGrpc {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let partial = self.accept(Signal::Metrics, request, Store::insert_metrics).await?;
-        Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: partial.map(|(rejected_data_points, error_message)| ExportMetricsPartialSuccess {
-                rejected_data_points,
-                error_message,
-            }),
-        }))
+        self.accept(request).await
     }
 }
 
@@ -135,13 +118,7 @@ impl LogsService for OtlpGrpc {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let partial = self.accept(Signal::Logs, request, Store::insert_logs).await?;
-        Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: partial.map(|(rejected_log_records, error_message)| ExportLogsPartialSuccess {
-                rejected_log_records,
-                error_message,
-            }),
-        }))
+        self.accept(request).await
     }
 }
 

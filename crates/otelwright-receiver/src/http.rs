@@ -20,10 +20,7 @@ use prost::Message as _;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 
-use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
-
+use crate::export::Export;
 use crate::fault::Fault;
 use crate::store::Store;
 use crate::types::{Signal, Transport};
@@ -169,49 +166,23 @@ async fn fault(store: &Store, signal: Signal) -> Result<Option<(i64, String)>, R
 /// other paths.
 fn router(store: Arc<Store>) -> Router {
     Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/metrics", post(metrics))
-        .route("/v1/logs", post(logs))
+        .route("/v1/traces", post(export::<ExportTraceServiceRequest>))
+        .route("/v1/metrics", post(export::<ExportMetricsServiceRequest>))
+        .route("/v1/logs", post(export::<ExportLogsServiceRequest>))
         .layer(DefaultBodyLimit::max(MAX_BODY_SIZE))
         .with_state(store)
 }
 
-async fn traces(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store, Signal::Traces).await {
-        Ok(p) => p.map(|(rejected_spans, error_message)| ExportTraceServiceResponse {
-            partial_success: Some(ExportTracePartialSuccess { rejected_spans, error_message }),
-        }),
+/// One export request on its signal's route: applies the fault mode, then decodes and stores it (and its raw body
+/// when bodies are kept).
+async fn export<R: Export>(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
+    let partial = match fault(&store, R::SIGNAL).await {
+        Ok(p) => p.map(|p| R::response(Some(p))),
         Err(response) => return response,
     };
-    handle::<ExportTraceServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
-        store.insert_traces(req, transport, gzip);
-        store.keep_body(crate::Signal::Traces, transport, || Bytes::copy_from_slice(body));
-    })
-}
-
-async fn metrics(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store, Signal::Metrics).await {
-        Ok(p) => p.map(|(rejected_data_points, error_message)| ExportMetricsServiceResponse {
-            partial_success: Some(ExportMetricsPartialSuccess { rejected_data_points, error_message }),
-        }),
-        Err(response) => return response,
-    };
-    handle::<ExportMetricsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
-        store.insert_metrics(req, transport, gzip);
-        store.keep_body(crate::Signal::Metrics, transport, || Bytes::copy_from_slice(body));
-    })
-}
-
-async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) -> Response {
-    let partial = match fault(&store, Signal::Logs).await {
-        Ok(p) => p.map(|(rejected_log_records, error_message)| ExportLogsServiceResponse {
-            partial_success: Some(ExportLogsPartialSuccess { rejected_log_records, error_message }),
-        }),
-        Err(response) => return response,
-    };
-    handle::<ExportLogsServiceRequest, _>(&headers, &body, partial, |req, transport, gzip, body| {
-        store.insert_logs(req, transport, gzip);
-        store.keep_body(crate::Signal::Logs, transport, || Bytes::copy_from_slice(body));
+    handle::<R, _>(&headers, &body, partial, |req, transport, gzip, body| {
+        req.insert(&store, transport, gzip);
+        store.keep_body(R::SIGNAL, transport, || Bytes::copy_from_slice(body));
     })
 }
 
@@ -219,18 +190,14 @@ async fn logs(State(store): State<Arc<Store>>, headers: HeaderMap, body: Bytes) 
 /// `body` exactly as it would but storing nothing: 200 for a valid request, 400 for an undecodable or badly
 /// compressed body, 415 for an unsupported content type. For fuzzing and property tests; never panics.
 pub fn decode_status(signal: crate::Signal, headers: &HeaderMap, body: &[u8]) -> u16 {
-    let response = match signal {
-        crate::Signal::Traces => {
-            handle::<ExportTraceServiceRequest, ExportTraceServiceResponse>(headers, body, None, |_, _, _, _| {})
-        }
-        crate::Signal::Metrics => {
-            handle::<ExportMetricsServiceRequest, ExportMetricsServiceResponse>(headers, body, None, |_, _, _, _| {})
-        }
-        crate::Signal::Logs => {
-            handle::<ExportLogsServiceRequest, ExportLogsServiceResponse>(headers, body, None, |_, _, _, _| {})
-        }
-    };
-    response.status().as_u16()
+    fn status<R: Export>(headers: &HeaderMap, body: &[u8]) -> u16 {
+        handle::<R, R::Response>(headers, body, None, |_, _, _, _| {}).status().as_u16()
+    }
+    match signal {
+        crate::Signal::Traces => status::<ExportTraceServiceRequest>(headers, body),
+        crate::Signal::Metrics => status::<ExportMetricsServiceRequest>(headers, body),
+        crate::Signal::Logs => status::<ExportLogsServiceRequest>(headers, body),
+    }
 }
 
 /// Negotiates, decompresses, decodes and stores one export request.

@@ -33,6 +33,7 @@
 //!
 //! The proto types are opentelemetry-proto's, re-exported as [`proto`].
 
+mod export;
 mod fault;
 mod grpc;
 mod http;

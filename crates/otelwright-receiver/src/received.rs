@@ -32,6 +32,21 @@ macro_rules! resource_and_scope_accessors {
     };
 }
 
+/// `attr` and `attr_str` over the item's own attributes: `self.$field.attributes`, or `self.attributes`.
+macro_rules! attribute_accessors {
+    ($what:literal $(, $field:ident)?) => {
+        #[doc = concat!("The value of the ", $what, " attribute `key`, if present.")]
+        pub fn attr(&self, key: &str) -> Option<&AnyValue> {
+            find_attr(&self.$($field.)?attributes, key)
+        }
+
+        #[doc = concat!("The ", $what, " attribute `key` rendered as a string.")]
+        pub fn attr_str(&self, key: &str) -> Option<String> {
+            self.attr(key).and_then(any_value_str)
+        }
+    };
+}
+
 /// One span as received, with the resource and scope it was sent under.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedSpan {
@@ -53,15 +68,7 @@ impl ReceivedSpan {
         &self.span.name
     }
 
-    /// The value of the span attribute `key`, if present.
-    pub fn attr(&self, key: &str) -> Option<&AnyValue> {
-        find_attr(&self.span.attributes, key)
-    }
-
-    /// The span attribute `key` rendered as a string.
-    pub fn attr_str(&self, key: &str) -> Option<String> {
-        self.attr(key).and_then(any_value_str)
-    }
+    attribute_accessors!("span", span);
 
     /// The trace id as lowercase hex (32 characters for a valid id).
     pub fn trace_id_hex(&self) -> String {
@@ -113,15 +120,7 @@ pub struct ReceivedLog {
 impl ReceivedLog {
     resource_and_scope_accessors!();
 
-    /// The value of the log attribute `key`, if present.
-    pub fn attr(&self, key: &str) -> Option<&AnyValue> {
-        find_attr(&self.record.attributes, key)
-    }
-
-    /// The log attribute `key` rendered as a string.
-    pub fn attr_str(&self, key: &str) -> Option<String> {
-        self.attr(key).and_then(any_value_str)
-    }
+    attribute_accessors!("log", record);
 
     /// The body rendered as a string; `None` when there is no body.
     pub fn body_str(&self) -> Option<String> {
@@ -194,15 +193,7 @@ pub struct NumberPoint {
 }
 
 impl NumberPoint {
-    /// The value of the point attribute `key`, if present.
-    pub fn attr(&self, key: &str) -> Option<&AnyValue> {
-        find_attr(&self.attributes, key)
-    }
-
-    /// The point attribute `key` rendered as a string.
-    pub fn attr_str(&self, key: &str) -> Option<String> {
-        self.attr(key).and_then(any_value_str)
-    }
+    attribute_accessors!("point");
 }
 
 /// An explicit-bucket histogram data point.
@@ -225,15 +216,7 @@ pub struct HistogramPoint {
 }
 
 impl HistogramPoint {
-    /// The value of the point attribute `key`, if present.
-    pub fn attr(&self, key: &str) -> Option<&AnyValue> {
-        find_attr(&self.attributes, key)
-    }
-
-    /// The point attribute `key` rendered as a string.
-    pub fn attr_str(&self, key: &str) -> Option<String> {
-        self.attr(key).and_then(any_value_str)
-    }
+    attribute_accessors!("point");
 }
 
 impl ReceivedMetric {

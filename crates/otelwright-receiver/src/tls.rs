@@ -102,6 +102,25 @@ fn pki_error(err: rcgen::Error) -> io::Error {
     io::Error::other(format!("generating the test PKI: {err}"))
 }
 
+/// A certificate for `common_name` (and the subject alternative names `names`) signed by `ca`, for `usage`
+/// (server or client authentication), with its new key.
+fn leaf(
+    ca: &Issuer<'_, KeyPair>,
+    common_name: &str,
+    names: Vec<String>,
+    usage: ExtendedKeyUsagePurpose,
+) -> io::Result<(rcgen::Certificate, KeyPair)> {
+    let key = KeyPair::generate().map_err(pki_error)?;
+    let mut params = CertificateParams::new(names).map_err(pki_error)?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, common_name);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![usage];
+    params.use_authority_key_identifier_extension = true;
+    let cert = params.signed_by(&key, ca).map_err(pki_error)?;
+    Ok((cert, key))
+}
+
 impl TestPki {
     /// Generates a new CA and a server and a client certificate signed by it.
     ///
@@ -119,25 +138,10 @@ impl TestPki {
         let ca_cert = ca_params.self_signed(&ca_key).map_err(pki_error)?;
         let ca = Issuer::new(ca_params, ca_key);
 
-        let server_key = KeyPair::generate().map_err(pki_error)?;
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()])
-                .map_err(pki_error)?;
-        server_params.distinguished_name = rcgen::DistinguishedName::new();
-        server_params.distinguished_name.push(DnType::CommonName, "localhost");
-        server_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        server_params.use_authority_key_identifier_extension = true;
-        let server_cert = server_params.signed_by(&server_key, &ca).map_err(pki_error)?;
-
-        let client_key = KeyPair::generate().map_err(pki_error)?;
-        let mut client_params = CertificateParams::default();
-        client_params.distinguished_name = rcgen::DistinguishedName::new();
-        client_params.distinguished_name.push(DnType::CommonName, "otelwright test client");
-        client_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        client_params.use_authority_key_identifier_extension = true;
-        let client_cert = client_params.signed_by(&client_key, &ca).map_err(pki_error)?;
+        let server_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let (server_cert, server_key) = leaf(&ca, "localhost", server_names, ExtendedKeyUsagePurpose::ServerAuth)?;
+        let (client_cert, client_key) =
+            leaf(&ca, "otelwright test client", Vec::new(), ExtendedKeyUsagePurpose::ClientAuth)?;
 
         Ok(TestPki {
             ca_pem: ca_cert.pem(),

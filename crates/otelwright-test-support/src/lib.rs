@@ -5,12 +5,15 @@
 //!   log lines), which a test then changes with the ordinary [`Config`] builder.
 //! - [`fast_batches`]: span and log batches sent after `delay` instead of the specification's 5 s and 1 s.
 //! - [`Pipeline`]: a receiver and a built pipeline, with a forced metric export and a clean shutdown.
+//! - [`black_hole`] and [`refused`]: a "collector" that accepts connections and never answers, and an address
+//!   that refuses them.
 //! - [`skip_or_fail`] and [`database_urls`]: tests that need PostgreSQL or Redis fail in CI when it is missing and
 //!   say they skipped elsewhere.
 //!
 //! Not published: it is test code. Depending on it from `otelwright`'s own integration tests is a dev-dependency
 //! cycle Cargo allows; the tests and this crate link the same `otelwright`.
 
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use otelwright::{BatchSettings, Config, LogFormat, Protocol, Telemetry};
@@ -19,6 +22,25 @@ use otelwright_receiver::{ReceivedMetric, Receiver};
 /// How long a wait for something that must arrive may take before the test fails: a guard against hanging, never
 /// a measurement.
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A collector that accepts connections and holds them open without reading or answering: what an exporter
+/// meets when the collector hangs.
+pub fn black_hole() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// An address nothing listens on (a port bound and released at once): connections to it are refused.
+pub fn refused() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
 
 /// `service`'s pipeline settings, exporting over OTLP/gRPC to `receiver`, without console log lines.
 pub fn config(receiver: &Receiver, service: &str) -> Config {

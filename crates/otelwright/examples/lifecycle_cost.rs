@@ -6,11 +6,12 @@
 //!
 //! `cargo run --release -p otelwright --example lifecycle_cost [-- ROUNDS]`
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use otelwright::{Config, LogFormat, Protocol};
 use otelwright_receiver::{Receiver, ReceiverConfig, ReceiverTls, TestPki};
+use otelwright_test_support::{black_hole, refused};
 
 fn config(protocol: Protocol, endpoint: String) -> Config {
     Config::default()
@@ -39,20 +40,17 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn black_hole() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in l.incoming().flatten() {
-            held.push(s);
-        }
-    });
-    addr
-}
-
-fn refused() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+/// Builds a pipeline from `config`, emits, and shuts it down with the collector up: the time of each step.
+async fn build_and_shut_down(config: Config) -> (Duration, Duration) {
+    let t0 = Instant::now();
+    let telemetry = otelwright::build(config).unwrap();
+    let init = t0.elapsed();
+    emit(&telemetry);
+    let t1 = Instant::now();
+    let report = telemetry.shutdown().await;
+    let down = t1.elapsed();
+    assert!(report.is_clean(), "{report:?}");
+    (init, down)
 }
 
 #[tokio::main]
@@ -68,14 +66,9 @@ async fn main() {
     for (protocol, endpoint) in &protocols {
         let (mut init, mut down) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let t0 = Instant::now();
-            let telemetry = otelwright::build(config(*protocol, endpoint.clone())).unwrap();
-            init.push(t0.elapsed());
-            emit(&telemetry);
-            let t1 = Instant::now();
-            let report = telemetry.shutdown().await;
-            down.push(t1.elapsed());
-            assert!(report.is_clean(), "{report:?}");
+            let (i, d) = build_and_shut_down(config(*protocol, endpoint.clone())).await;
+            init.push(i);
+            down.push(d);
         }
         summary(&format!("init ({protocol:?})"), init);
         summary(&format!("shutdown, collector up ({protocol:?})"), down);
@@ -88,14 +81,9 @@ async fn main() {
     for (protocol, endpoint) in [(Protocol::Grpc, tls.grpc_endpoint()), (Protocol::HttpProtobuf, tls.http_endpoint())] {
         let (mut init, mut down, mut system_roots) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let t0 = Instant::now();
-            let telemetry = otelwright::build(config(protocol, endpoint.clone()).otlp_certificate(&ca)).unwrap();
-            init.push(t0.elapsed());
-            emit(&telemetry);
-            let t1 = Instant::now();
-            let report = telemetry.shutdown().await;
-            down.push(t1.elapsed());
-            assert!(report.is_clean(), "{report:?}");
+            let (i, d) = build_and_shut_down(config(protocol, endpoint.clone()).otlp_certificate(&ca)).await;
+            init.push(i);
+            down.push(d);
             // No CA file: the system's trust store is loaded (nothing is emitted, so nothing fails to export).
             let t0 = Instant::now();
             let telemetry = otelwright::build(config(protocol, endpoint.clone())).unwrap();

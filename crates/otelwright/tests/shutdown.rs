@@ -3,28 +3,16 @@
 //! that accepts connections and never answers. Each case is bounded by a watchdog thread (the test bounds the
 //! call; it does not time it), and the report must say the deadline was hit.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use otelwright::{Config, LogFormat, Protocol, ShutdownReport};
+use otelwright_test_support::{black_hole, refused};
 
 const DEADLINE: Duration = Duration::from_millis(800);
 /// Far above the deadline: only a shutdown that ignores its deadline gets near it.
 const WATCHDOG: Duration = Duration::from_secs(20);
-
-/// Accepts connections and holds them open without reading or answering.
-fn black_hole() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    addr
-}
 
 fn config(protocol: Protocol, addr: SocketAddr) -> Config {
     Config::default()
@@ -58,51 +46,40 @@ fn assert_hit_deadline(what: &str, report: &ShutdownReport) {
     assert!(report.timed_out || !report.errors.is_empty(), "{what}: a black hole cannot shut down cleanly: {report:?}");
 }
 
+/// Builds a pipeline to a black hole on the runtime `runtime` makes, emits, and awaits its shutdown, under the
+/// watchdog.
+fn shutdown_on(what: &str, runtime: fn() -> tokio::runtime::Runtime, protocol: Protocol) -> ShutdownReport {
+    let addr = black_hole();
+    within(what, move || {
+        runtime().block_on(async move {
+            let telemetry = otelwright::build(config(protocol, addr)).unwrap();
+            emit(&telemetry);
+            telemetry.shutdown().await
+        })
+    })
+}
+
 #[test]
 fn multi_thread_runtime_grpc_and_http() {
+    let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
-        let addr = black_hole();
-        let report = within("multi-thread", move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let telemetry = otelwright::build(config(protocol, addr)).unwrap();
-                emit(&telemetry);
-                telemetry.shutdown().await
-            })
-        });
-        assert_hit_deadline("multi-thread", &report);
+        assert_hit_deadline("multi-thread", &shutdown_on("multi-thread", runtime, protocol));
     }
 }
 
 #[test]
 fn current_thread_runtime_grpc_and_http() {
+    let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for protocol in [Protocol::Grpc, Protocol::HttpJson] {
-        let addr = black_hole();
-        let report = within("current_thread", move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(async move {
-                let telemetry = otelwright::build(config(protocol, addr)).unwrap();
-                emit(&telemetry);
-                telemetry.shutdown().await
-            })
-        });
-        assert_hit_deadline("current_thread", &report);
+        assert_hit_deadline("current_thread", &shutdown_on("current_thread", runtime, protocol));
     }
 }
 
 #[test]
 fn current_thread_runtime_without_timers() {
     // shutdown().await must not need Tokio's timer: this runtime has none.
-    let addr = black_hole();
-    let report = within("no timers", move || {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-        rt.block_on(async move {
-            let telemetry = otelwright::build(config(Protocol::HttpProtobuf, addr)).unwrap();
-            emit(&telemetry);
-            telemetry.shutdown().await
-        })
-    });
-    assert_hit_deadline("no timers", &report);
+    let runtime = || tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert_hit_deadline("no timers", &shutdown_on("no timers", runtime, Protocol::HttpProtobuf));
 }
 
 #[test]
@@ -140,8 +117,7 @@ fn drop_shuts_down_on_any_flavour() {
 #[test]
 fn nothing_listening_at_all() {
     // Connection refused: exports fail fast, and shutdown still returns (cleanly or with errors, never hanging).
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = refused();
     let report = within("refused", move || {
         let telemetry = otelwright::build(config(Protocol::Grpc, addr)).unwrap();
         emit(&telemetry);

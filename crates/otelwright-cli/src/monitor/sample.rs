@@ -49,7 +49,7 @@ impl Sample {
             pool_max: pool.and_then(|p| p.pool_max_size),
             pool_utilization: pool.and_then(|p| p.pool_utilization_percent),
             cache_hit_percent: doc.cache.get().and_then(|c| c.hit_rate_percent),
-            requests_p95_ms: doc.requests.get().and_then(|r| r.p95_ms),
+            requests_p95_ms: doc.requests.get().and_then(|r| r.figures.p95_ms),
             status: "OK".to_owned(),
         }
     }

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use dist::Dist;
+use serde::{Deserialize, Serialize};
 
 /// The histogram the window reads by default.
 pub const HTTP_SERVER_DURATION: &str = otelwright_core::metric::http::SERVER_REQUEST_DURATION;
@@ -123,7 +124,7 @@ impl Shared {
 /// use std::time::Duration;
 /// let window = otelwright_health::RequestWindow::new(Duration::from_secs(60), Duration::from_secs(5));
 /// let stats = window.stats();
-/// assert_eq!((stats.count, stats.p99_ms), (0, None)); // no collection yet: no estimate, not a zero
+/// assert_eq!((stats.figures.count, stats.figures.p99_ms), (0, None)); // no collection yet: no estimate, not a zero
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequestWindow {
@@ -198,13 +199,15 @@ impl RequestWindow {
             window: self.shared.window,
             collections,
             last_collection_age,
-            count: merged.as_ref().map_or(0, |m| m.count),
-            errors: merged.as_ref().map_or(0, |m| m.errors),
-            p50_ms: q(0.5),
-            p95_ms: q(0.95),
-            p99_ms: q(0.99),
-            total_count,
-            total_errors,
+            figures: RequestFigures {
+                count: merged.as_ref().map_or(0, |m| m.count),
+                errors: merged.as_ref().map_or(0, |m| m.errors),
+                p50_ms: q(0.5),
+                p95_ms: q(0.95),
+                p99_ms: q(0.99),
+                total_count,
+                total_errors,
+            },
         }
     }
 
@@ -234,15 +237,23 @@ pub struct RequestStats {
     pub collections: u64,
     /// Time since the latest collection.
     pub last_collection_age: Option<Duration>,
+    /// The requests in the window and since the reader started.
+    pub figures: RequestFigures,
+}
+
+/// The service's requests in the window and since the reader started: what [`RequestStats`] and the document's
+/// `requests` block (with the percentiles rounded) both carry.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RequestFigures {
     /// Requests in the window.
     pub count: u64,
-    /// Of those, requests whose data point carries `error.type`.
+    /// Of which errors: requests whose data point carries `error.type` (the layer sets it on 5xx and failures).
     pub errors: u64,
-    /// Median duration in milliseconds, `None` without requests.
+    /// Median duration in the window, milliseconds; `None` (`null`) without requests.
     pub p50_ms: Option<f64>,
-    /// 95th percentile in milliseconds.
+    /// 95th percentile, as `p50_ms`.
     pub p95_ms: Option<f64>,
-    /// 99th percentile in milliseconds.
+    /// 99th percentile, as `p50_ms`.
     pub p99_ms: Option<f64>,
     /// Requests since the reader started.
     pub total_count: u64,

@@ -39,19 +39,19 @@ fn percentiles_come_from_the_histogram_buckets() {
     assert_eq!(window.stats().collections, 0);
     provider.force_flush().unwrap();
     let s = window.stats();
-    assert_eq!((s.collections, s.count, s.errors), (1, 100, 10));
+    assert_eq!((s.collections, s.figures.count, s.figures.errors), (1, 100, 10));
     // Rank 50 of 100 lies in (10, 25] ms holding ranks 1..=90: 10 + 15 × 50/90.
-    let p50 = s.p50_ms.unwrap();
+    let p50 = s.figures.p50_ms.unwrap();
     assert!((p50 - (10.0 + 15.0 * 50.0 / 90.0)).abs() < 1e-9, "{p50}");
     // Rank 99 lies in (50, 75] ms holding ranks 91..=100, which ends at the observed max, 60 ms.
-    let p99 = s.p99_ms.unwrap();
+    let p99 = s.figures.p99_ms.unwrap();
     assert!((p99 - 60.0).abs() < 1e-9, "{p99}");
 
     // Deltas: a second collection adds only what was recorded since.
     h.record(0.2, &ok);
     provider.force_flush().unwrap();
     let s = window.stats();
-    assert_eq!((s.collections, s.count, s.total_count, s.total_errors), (2, 101, 101, 10));
+    assert_eq!((s.collections, s.figures.count, s.figures.total_count, s.figures.total_errors), (2, 101, 101, 10));
     provider.shutdown().unwrap();
 }
 
@@ -72,11 +72,11 @@ fn steps_leave_the_window() {
     window.shared().push(None, t0 + Duration::from_secs(5));
     window.shared().push(Some(step(t0 + Duration::from_secs(30), 4)), t0 + Duration::from_secs(30));
     let s = window.stats_at(t0 + Duration::from_secs(59));
-    assert_eq!((s.count, s.collections, s.total_count), (7, 3, 7));
+    assert_eq!((s.figures.count, s.collections, s.figures.total_count), (7, 3, 7));
     let s = window.stats_at(t0 + Duration::from_secs(61));
-    assert_eq!((s.count, s.total_count), (4, 7), "the first step is older than the window");
+    assert_eq!((s.figures.count, s.figures.total_count), (4, 7), "the first step is older than the window");
     let s = window.stats_at(t0 + Duration::from_secs(120));
-    assert_eq!((s.count, s.p50_ms), (0, None), "an empty window has no percentiles, not zeros");
+    assert_eq!((s.figures.count, s.figures.p50_ms), (0, None), "an empty window has no percentiles, not zeros");
 }
 
 #[test]
@@ -87,7 +87,7 @@ fn other_metrics_are_ignored() {
     provider.meter("x").u64_counter("requests").build().add(1, &[]);
     provider.force_flush().unwrap();
     let s = window.stats();
-    assert_eq!((s.collections, s.count, s.p50_ms), (1, 0, None));
+    assert_eq!((s.collections, s.figures.count, s.figures.p50_ms), (1, 0, None));
 }
 
 #[test]
@@ -111,9 +111,9 @@ fn exponential_histograms_are_read_too() {
     }
     provider.force_flush().unwrap();
     let s = window.stats();
-    assert_eq!(s.count, 100);
+    assert_eq!(s.figures.count, 100);
     // Exponential buckets are narrow (scale ≥ 3 here): the estimates land within a few percent of the truth.
-    for (estimate, truth) in [(s.p50_ms, 50.0), (s.p95_ms, 95.0), (s.p99_ms, 99.0)] {
+    for (estimate, truth) in [(s.figures.p50_ms, 50.0), (s.figures.p95_ms, 95.0), (s.figures.p99_ms, 99.0)] {
         let estimate = estimate.unwrap();
         assert!((estimate - truth).abs() / truth < 0.1, "{estimate} vs {truth}");
     }

@@ -63,162 +63,101 @@ fn eviction_counter<K, V>(meter: &CacheMeter) -> impl Fn(Arc<K>, V, RemovalCause
     }
 }
 
-/// A [`moka::sync::Cache`] that counts its operations. Clones share the cache and the counters.
-#[derive(Clone)]
-pub struct MeteredCache<K, V> {
-    cache: moka::sync::Cache<K, V, RandomState>,
-    meter: CacheMeter,
-}
-
-impl<K, V> std::fmt::Debug for MeteredCache<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeteredCache").field("meter", &self.meter).finish()
-    }
-}
-
-impl<K, V> MeteredCache<K, V>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    /// Builds the cache from `builder` (its eviction listener is replaced by the eviction counter) and registers
-    /// it in `caches` as `name`.
-    pub fn build(
-        caches: &CacheMeters,
-        name: &str,
-        builder: moka::sync::CacheBuilder<K, V, moka::sync::Cache<K, V>>,
-    ) -> Self {
-        let meter = CacheMeter::new();
-        let cache = builder.eviction_listener(eviction_counter(&meter)).build();
-        caches.add(name, Source { meter: meter.clone(), cache: cache.clone() });
-        MeteredCache { cache, meter }
-    }
-
-    /// Reads `key`, counting a hit or a miss.
-    pub fn get<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
-        let value = self.cache.get(key);
-        self.meter.read(value.is_some());
-        value
-    }
-
-    /// Returns the cached value, or computes, stores and returns it: a hit, or a miss and a set.
-    pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
-        let entry = self.cache.entry(key).or_insert_with(init);
-        if entry.is_fresh() {
-            self.meter.miss();
-            self.meter.set();
-        } else {
-            self.meter.hit();
+/// Writes a metered wrapper around one of moka's two caches: `sync` or `future`. They have the same operations,
+/// the future cache's awaited, so the counting is written once here; `$async` and `$await` are empty for `sync`.
+macro_rules! metered_cache {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $module:ident, $init:ty, [$($async:ident)?], [$($await:tt)*]
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $name<K, V> {
+            cache: moka::$module::Cache<K, V, RandomState>,
+            meter: CacheMeter,
         }
-        entry.into_value()
-    }
 
-    /// Stores `value`, counting a set.
-    pub fn insert(&self, key: K, value: V) {
-        self.cache.insert(key, value);
-        self.meter.set();
-    }
-
-    /// Removes `key`, counting a delete.
-    pub fn invalidate<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) {
-        self.cache.invalidate(key);
-        self.meter.delete();
-    }
-
-    /// Removes and returns `key`'s value, counting a delete.
-    pub fn remove<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
-        let value = self.cache.remove(key);
-        self.meter.delete();
-        value
-    }
-
-    /// The wrapped cache, for operations that are not counted.
-    pub fn inner(&self) -> &moka::sync::Cache<K, V> {
-        &self.cache
-    }
-
-    /// The meter the wrapper counts into (for example to count errors of the loader).
-    pub fn meter(&self) -> &CacheMeter {
-        &self.meter
-    }
-}
-
-/// A [`moka::future::Cache`] that counts its operations. Clones share the cache and the counters.
-#[derive(Clone)]
-pub struct MeteredFutureCache<K, V> {
-    cache: moka::future::Cache<K, V, RandomState>,
-    meter: CacheMeter,
-}
-
-impl<K, V> std::fmt::Debug for MeteredFutureCache<K, V> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MeteredFutureCache").field("meter", &self.meter).finish()
-    }
-}
-
-impl<K, V> MeteredFutureCache<K, V>
-where
-    K: Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    /// Builds the cache from `builder` (its eviction listener is replaced by the eviction counter) and registers
-    /// it in `caches` as `name`.
-    pub fn build(
-        caches: &CacheMeters,
-        name: &str,
-        builder: moka::future::CacheBuilder<K, V, moka::future::Cache<K, V>>,
-    ) -> Self {
-        let meter = CacheMeter::new();
-        let cache = builder.eviction_listener(eviction_counter(&meter)).build();
-        caches.add(name, Source { meter: meter.clone(), cache: cache.clone() });
-        MeteredFutureCache { cache, meter }
-    }
-
-    /// Reads `key`, counting a hit or a miss.
-    pub async fn get<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
-        let value = self.cache.get(key).await;
-        self.meter.read(value.is_some());
-        value
-    }
-
-    /// Returns the cached value, or computes, stores and returns it: a hit, or a miss and a set.
-    pub async fn get_with(&self, key: K, init: impl Future<Output = V>) -> V {
-        let entry = self.cache.entry(key).or_insert_with(init).await;
-        if entry.is_fresh() {
-            self.meter.miss();
-            self.meter.set();
-        } else {
-            self.meter.hit();
+        impl<K, V> std::fmt::Debug for $name<K, V> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).field("meter", &self.meter).finish()
+            }
         }
-        entry.into_value()
-    }
 
-    /// Stores `value`, counting a set.
-    pub async fn insert(&self, key: K, value: V) {
-        self.cache.insert(key, value).await;
-        self.meter.set();
-    }
+        impl<K, V> $name<K, V>
+        where
+            K: Hash + Eq + Send + Sync + 'static,
+            V: Clone + Send + Sync + 'static,
+        {
+            /// Builds the cache from `builder` (its eviction listener is replaced by the eviction counter) and
+            /// registers it in `caches` as `name`.
+            pub fn build(
+                caches: &CacheMeters,
+                name: &str,
+                builder: moka::$module::CacheBuilder<K, V, moka::$module::Cache<K, V>>,
+            ) -> Self {
+                let meter = CacheMeter::new();
+                let cache = builder.eviction_listener(eviction_counter(&meter)).build();
+                caches.add(name, Source { meter: meter.clone(), cache: cache.clone() });
+                $name { cache, meter }
+            }
 
-    /// Removes `key`, counting a delete.
-    pub async fn invalidate<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) {
-        self.cache.invalidate(key).await;
-        self.meter.delete();
-    }
+            /// Reads `key`, counting a hit or a miss.
+            pub $($async)? fn get<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
+                let value = self.cache.get(key)$($await)*;
+                self.meter.read(value.is_some());
+                value
+            }
 
-    /// Removes and returns `key`'s value, counting a delete.
-    pub async fn remove<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
-        let value = self.cache.remove(key).await;
-        self.meter.delete();
-        value
-    }
+            /// Returns the cached value, or computes, stores and returns it: a hit, or a miss and a set.
+            pub $($async)? fn get_with(&self, key: K, init: $init) -> V {
+                let entry = self.cache.entry(key).or_insert_with(init)$($await)*;
+                if entry.is_fresh() {
+                    self.meter.miss();
+                    self.meter.set();
+                } else {
+                    self.meter.hit();
+                }
+                entry.into_value()
+            }
 
-    /// The wrapped cache, for operations that are not counted.
-    pub fn inner(&self) -> &moka::future::Cache<K, V> {
-        &self.cache
-    }
+            /// Stores `value`, counting a set.
+            pub $($async)? fn insert(&self, key: K, value: V) {
+                self.cache.insert(key, value)$($await)*;
+                self.meter.set();
+            }
 
-    /// The meter the wrapper counts into.
-    pub fn meter(&self) -> &CacheMeter {
-        &self.meter
-    }
+            /// Removes `key`, counting a delete.
+            pub $($async)? fn invalidate<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) {
+                self.cache.invalidate(key)$($await)*;
+                self.meter.delete();
+            }
+
+            /// Removes and returns `key`'s value, counting a delete.
+            pub $($async)? fn remove<Q: Equivalent<K> + Hash + ?Sized>(&self, key: &Q) -> Option<V> {
+                let value = self.cache.remove(key)$($await)*;
+                self.meter.delete();
+                value
+            }
+
+            /// The wrapped cache, for operations that are not counted.
+            pub fn inner(&self) -> &moka::$module::Cache<K, V> {
+                &self.cache
+            }
+
+            /// The meter the wrapper counts into (for example to count errors of the loader).
+            pub fn meter(&self) -> &CacheMeter {
+                &self.meter
+            }
+        }
+    };
+}
+
+metered_cache! {
+    /// A [`moka::sync::Cache`] that counts its operations. Clones share the cache and the counters.
+    MeteredCache, sync, impl FnOnce() -> V, [], []
+}
+
+metered_cache! {
+    /// A [`moka::future::Cache`] that counts its operations. Clones share the cache and the counters.
+    MeteredFutureCache, future, impl Future<Output = V>, [async], [.await]
 }

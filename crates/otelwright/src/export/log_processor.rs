@@ -21,20 +21,16 @@ use super::{AttributeLimits, EncodedLogRecord, LogEncoder};
 use crate::config::BatchSettings;
 use crate::selfobs::Counters;
 
-struct Framer {
-    encoder: LogEncoder,
-    limits: AttributeLimits,
-}
-
-impl Encode for Framer {
+/// The worker's side: frames batches of encoded records into requests.
+impl Encode for LogEncoder {
     type Item = EncodedLogRecord;
 
     fn encode(&mut self, items: &[EncodedLogRecord], out: &mut Vec<u8>) {
-        self.encoder.frame(items, out);
+        self.frame(items, out);
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = LogEncoder::new(resource, self.limits);
+        LogEncoder::set_resource(self, resource);
     }
 }
 
@@ -43,7 +39,6 @@ pub(crate) struct OtlpLogProcessor {
     batcher: Batcher<EncodedLogRecord>,
     /// Encodes records in `emit` (shared by the emitting threads).
     encoder: LogEncoder,
-    limits: AttributeLimits,
 }
 
 impl std::fmt::Debug for OtlpLogProcessor {
@@ -62,9 +57,9 @@ impl OtlpLogProcessor {
         resource: &Resource,
         limits: AttributeLimits,
     ) -> std::io::Result<Self> {
-        let framer = Framer { encoder: LogEncoder::new(resource, limits), limits };
-        let batcher = Batcher::start("otelwright-logs", framer, transport, runtime, settings, counters)?;
-        Ok(OtlpLogProcessor { batcher, encoder: LogEncoder::new(resource, limits), limits })
+        let encoder = LogEncoder::new(resource, limits);
+        let batcher = Batcher::start("otelwright-logs", encoder.clone(), transport, runtime, settings, counters)?;
+        Ok(OtlpLogProcessor { batcher, encoder })
     }
 }
 
@@ -89,7 +84,7 @@ impl LogProcessor for OtlpLogProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = LogEncoder::new(resource, self.limits);
+        self.encoder.set_resource(resource);
         self.batcher.set_resource(resource);
     }
 }

@@ -216,13 +216,14 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn backoff_retries_three_times_then_gives_up() {
+    /// Runs an operation that always fails, its failures classified as `retry`, with the default policy and
+    /// `budget`: how many attempts it made. The result is always the failure.
+    async fn attempts_to_fail(budget: Duration, retry: Retry) -> u32 {
         let attempts = AtomicU32::new(0);
         let result: Result<(), ()> = with_backoff(
             Policy::default(),
-            Duration::from_secs(60),
-            |_| Retry::Backoff,
+            budget,
+            |_| retry,
             || {
                 attempts.fetch_add(1, Ordering::Relaxed);
                 async { Err(()) }
@@ -230,24 +231,17 @@ mod tests {
         )
         .await;
         assert!(result.is_err());
-        assert_eq!(attempts.load(Ordering::Relaxed), 4, "one attempt and three retries");
+        attempts.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_retries_three_times_then_gives_up() {
+        assert_eq!(attempts_to_fail(Duration::from_secs(60), Retry::Backoff).await, 4, "one attempt and three retries");
     }
 
     #[tokio::test(start_paused = true)]
     async fn never_is_not_retried_and_success_ends_the_loop() {
-        let attempts = AtomicU32::new(0);
-        let result: Result<(), ()> = with_backoff(
-            Policy::default(),
-            Duration::from_secs(60),
-            |_| Retry::Never,
-            || {
-                attempts.fetch_add(1, Ordering::Relaxed);
-                async { Err(()) }
-            },
-        )
-        .await;
-        assert!(result.is_err());
-        assert_eq!(attempts.load(Ordering::Relaxed), 1);
+        assert_eq!(attempts_to_fail(Duration::from_secs(60), Retry::Never).await, 1);
         let attempts = AtomicU32::new(0);
         let result = with_backoff(
             Policy::default(),
@@ -265,33 +259,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_server_delay_is_waited_for_and_the_budget_is_kept() {
         let start = tokio::time::Instant::now();
-        let attempts = AtomicU32::new(0);
         let delay = Duration::from_secs(5);
-        let _: Result<(), ()> = with_backoff(
-            Policy::default(),
-            Duration::from_secs(60),
-            |_| Retry::After(delay),
-            || {
-                attempts.fetch_add(1, Ordering::Relaxed);
-                async { Err(()) }
-            },
-        )
-        .await;
-        assert_eq!(attempts.load(Ordering::Relaxed), 4);
+        assert_eq!(attempts_to_fail(Duration::from_secs(60), Retry::After(delay)).await, 4);
         // 5 s, then doubling under the raised cap of 30 s: 10 s, 20 s (plus jitter).
         assert!(start.elapsed() >= Duration::from_secs(35), "{:?}", start.elapsed());
         // A wait that would pass the budget is not started: one attempt only.
-        let attempts = AtomicU32::new(0);
-        let _: Result<(), ()> = with_backoff(
-            Policy::default(),
-            Duration::from_secs(1),
-            |_| Retry::After(delay),
-            || {
-                attempts.fetch_add(1, Ordering::Relaxed);
-                async { Err(()) }
-            },
-        )
-        .await;
-        assert_eq!(attempts.load(Ordering::Relaxed), 1);
+        assert_eq!(attempts_to_fail(Duration::from_secs(1), Retry::After(delay)).await, 1);
     }
 }

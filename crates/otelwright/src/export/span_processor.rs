@@ -19,20 +19,16 @@ use super::{AttributeLimits, TraceEncoder};
 use crate::config::BatchSettings;
 use crate::selfobs::Counters;
 
-struct SpanEncoder {
-    encoder: TraceEncoder,
-    limits: AttributeLimits,
-}
-
-impl Encode for SpanEncoder {
+/// The worker's side: encodes batches of spans into requests.
+impl Encode for TraceEncoder {
     type Item = SpanData;
 
     fn encode(&mut self, items: &[SpanData], out: &mut Vec<u8>) {
-        self.encoder.encode(items, out);
+        TraceEncoder::encode(self, items, out);
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.encoder = TraceEncoder::new(resource, self.limits);
+        TraceEncoder::set_resource(self, resource);
     }
 }
 
@@ -52,7 +48,7 @@ impl OtlpSpanProcessor {
         resource: &Resource,
         limits: AttributeLimits,
     ) -> std::io::Result<Self> {
-        let encoder = SpanEncoder { encoder: TraceEncoder::new(resource, limits), limits };
+        let encoder = TraceEncoder::new(resource, limits);
         let batcher = Batcher::start("otelwright-spans", encoder, transport, runtime, settings, counters)?;
         Ok(OtlpSpanProcessor { batcher })
     }
