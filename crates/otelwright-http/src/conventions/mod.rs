@@ -165,7 +165,8 @@ impl Server {
         }
     }
 
-    /// `http.route` of an HTTP request.
+    /// `http.route` of an HTTP request (for the WebSocket upgrade).
+    #[cfg(feature = "axum-ws")]
     pub(crate) fn route(&self) -> Option<&Arc<str>> {
         match self {
             Server::Http(c) => c.route(),

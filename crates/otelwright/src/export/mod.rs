@@ -7,7 +7,7 @@
 //! - [`batch`]: the queue and its worker thread, woken once per batch (or by the schedule delay, a flush or
 //!   shutdown), which encodes a batch into a reused buffer and starts up to `max_concurrent_exports` requests.
 //! - [`encode`]: OTLP protobuf written straight from `&SpanData` and `&SdkLogRecord`, with no intermediate prost
-//!   structs; `tests/encode_conformance.rs` checks it field for field against opentelemetry-otlp's own conversion.
+//!   structs; `tests/pipeline/encode_conformance.rs` checks it field for field against opentelemetry-otlp's own conversion.
 //! - [`transport`]: the bytes over tonic (a pass-through codec) or reqwest, with the OTLP retry rules of [`retry`],
 //!   on the `otelwright-export` runtime.
 

@@ -1,4 +1,4 @@
-//! The encoder's conformance check, shared by `tests/encode_conformance.rs` (proptest) and the `otlp_encoder` fuzz
+//! The encoder's conformance check, shared by `tests/pipeline/encode_conformance.rs` (proptest) and the `otlp_encoder` fuzz
 //! target (which includes this file with `#[path]`): encode with otelwright's encoder, decode with
 //! opentelemetry-proto's prost types, and compare field for field with what the SDK's own exporter sends for the
 //! same input, i.e. opentelemetry-proto's `transform` module (`group_spans_by_resource_and_scope`,

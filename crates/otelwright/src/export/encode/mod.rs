@@ -1,7 +1,7 @@
 //! Hand-written OTLP protobuf encoding of spans and log records, straight from the SDK's `&SpanData` and
 //! `&SdkLogRecord` into a reused `Vec<u8>`: no intermediate prost structs, no clone of the batch. What it writes
 //! decodes, field for field, to what opentelemetry-otlp 0.33 sends for the same data (the conformance tests in
-//! `tests/encode_conformance.rs` check this against opentelemetry-proto's `transform` module), except where
+//! `tests/pipeline/encode_conformance.rs` check this against opentelemetry-proto's `transform` module), except where
 //! `logs` says otherwise, and with the attribute limits of [`AttributeLimits`] applied.
 //!
 //! - `wire`: varints, keys, scalar and length-delimited fields;

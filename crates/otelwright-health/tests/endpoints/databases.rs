@@ -6,7 +6,7 @@
 //! the test creates and drops its own database, so the user needs CREATEDB. With `CI` set an unreachable
 //! database fails the test; elsewhere it prints `SKIPPED:`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

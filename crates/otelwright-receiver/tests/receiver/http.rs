@@ -1,7 +1,7 @@
 //! OTLP/HTTP over a real socket: protobuf and JSON bodies, gzip, the
 //! Collector-style error answers, waits and shutdown.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! Also the `otlp_encoder` fuzz target's input, as a property: any bytes, read as spans and records, pass the same
 //! check.
 
-mod encode_support;
+use crate::encode_support;
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

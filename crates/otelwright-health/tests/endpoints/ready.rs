@@ -2,7 +2,7 @@
 //! panicking check (each a 503 naming the check), the disk-space threshold, and the result cache that keeps a
 //! storm of probes from running the checks once per probe.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -3,7 +3,7 @@
 //! `/health/live` is always open. Without `token(..)` everything is open (`OTELWRIGHT_METRICS_TOKEN` is read by
 //! `otelwright::Config` and passed by `Telemetry::health`, tested in the otelwright crate).
 
-mod common;
+use crate::common;
 
 use common::{Server, serve};
 use opentelemetry_sdk::metrics::SdkMeterProvider;

@@ -1,7 +1,7 @@
 //! OTLP/gRPC over a real socket, using opentelemetry-proto's generated tonic
 //! clients, plain and gzip-compressed.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

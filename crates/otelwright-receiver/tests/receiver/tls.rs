@@ -1,7 +1,7 @@
 //! TLS and mutual TLS over real sockets: OTLP/HTTP with reqwest (rustls) and OTLP/gRPC with a tonic channel
 //! (`ClientTlsConfig`), both trusting only the throwaway `TestPki` CA.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

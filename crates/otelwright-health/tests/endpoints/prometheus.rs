@@ -5,7 +5,7 @@
 
 #![cfg(feature = "prometheus")]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

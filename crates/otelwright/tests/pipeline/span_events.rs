@@ -117,6 +117,6 @@ async fn span_details_appear_when_switched_on() {
         assert!(work.attr(key).is_some(), "{key}: {:?}", work.span.attributes);
     }
     assert!(work.attr_str("code.file.path").unwrap().ends_with("span_events.rs"));
-    assert_eq!(work.attr_str("target").as_deref(), Some("span_events"));
+    assert_eq!(work.attr_str("target").as_deref(), Some(module_path!()));
     telemetry.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! report themselves, the system block equals the resource sampler's snapshot, and the requests block equals
 //! what the HTTP layer recorded — cross-checked against the Prometheus exposition of the same provider.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
