@@ -111,3 +111,20 @@ pub fn database_urls() -> Vec<String> {
         Err(_) => ["postgres", "root"].iter().map(|u| format!("postgres://{u}@127.0.0.1:5432/test")).collect(),
     }
 }
+
+/// The first of [`database_urls`] that answers, or `None` after [`skip_or_fail`] reported the last error.
+pub async fn postgres_url() -> Option<String> {
+    let mut last = String::new();
+    for url in database_urls() {
+        match tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url)).await {
+            Ok(Ok(pool)) => {
+                pool.close().await;
+                return Some(url);
+            }
+            Ok(Err(e)) => last = e.to_string(),
+            Err(_) => last = "connect timed out".into(),
+        }
+    }
+    skip_or_fail("PostgreSQL", last);
+    None
+}

@@ -164,6 +164,13 @@ async fn redis_info_stats() {
         RedisCacheStats::spawn(redis::Client::open("redis://127.0.0.1:1").unwrap(), Duration::from_secs(3600)).unwrap();
     svc.caches.add("redis-down", dead.clone());
     svc.caches.meter("local").hit();
+    // The task's first poll must have landed, or it could store its older reading over `after` below.
+    let polled = || svc.caches.snapshot().get("redis").is_some_and(|s| s.counts.is_some());
+    let guard = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !polled() && tokio::time::Instant::now() < guard {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(polled(), "the first INFO poll of the task (a hang guard, not a measurement)");
 
     let before = stats.poll_now().await.expect("INFO answers");
     let prefix = format!("otelwright-meters-test:{}", std::process::id());

@@ -12,7 +12,7 @@ use otelwright_meters::names::{attr, pool as n};
 use otelwright_meters::pool::{bb8::Bb8Pool, deadpool::DeadpoolPool, sqlx::SqlxPool};
 use otelwright_meters::{PoolMeter, PoolState};
 use otelwright_receiver::{MetricKind, ReceivedMetric};
-use otelwright_test_support::{Pipeline, database_urls, skip_or_fail};
+use otelwright_test_support::{Pipeline, postgres_url};
 
 struct Service {
     pipeline: Pipeline,
@@ -71,24 +71,6 @@ fn assert_exported(metrics: &[ReceivedMetric], pool: &str, own: PoolState) {
     assert_eq!(v(n::PENDING_REQUESTS, None), own.pending.map(|x| x as f64), "{pool}: pending");
     let count = metrics.iter().rev().find(|m| m.name() == n::COUNT).unwrap();
     assert_eq!((count.unit(), count.is_monotonic()), ("{connection}", Some(false)));
-}
-
-/// The first database URL that answers, or `None` after reporting the skip.
-async fn postgres_url() -> Option<String> {
-    let mut last = String::new();
-    for url in database_urls() {
-        let attempt = tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url)).await;
-        match attempt {
-            Ok(Ok(pool)) => {
-                pool.close().await;
-                return Some(url);
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_) => last = "connect timed out".into(),
-        }
-    }
-    skip_or_fail("PostgreSQL", last);
-    None
 }
 
 /// Waits until `read` gives `want` (pools return connections asynchronously).

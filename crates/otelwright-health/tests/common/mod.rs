@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use axum::Router;
-use otelwright_test_support::{database_urls, skip_or_fail};
+pub use otelwright_test_support::postgres_url;
 use tokio::net::TcpListener;
 
 /// A router served on `127.0.0.1:<ephemeral>` until dropped.
@@ -70,23 +70,6 @@ impl Server {
         let body = response.text().await.expect("body");
         Answer { status, content_type, body }
     }
-}
-
-/// The first PostgreSQL URL that answers, or `None` after reporting the skip.
-pub async fn postgres_url() -> Option<String> {
-    let mut last = String::new();
-    for url in database_urls() {
-        match tokio::time::timeout(Duration::from_secs(5), sqlx::PgPool::connect(&url)).await {
-            Ok(Ok(pool)) => {
-                pool.close().await;
-                return Some(url);
-            }
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_) => last = "connect timed out".into(),
-        }
-    }
-    skip_or_fail("PostgreSQL", last);
-    None
 }
 
 pub mod fixture;
